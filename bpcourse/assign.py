@@ -25,10 +25,9 @@ The result is deterministic: the same solutions always give byte-identical noteb
 
 from dataclasses import dataclass
 import json
+import numbers
 from pathlib import Path
 import re
-
-import nbformat
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -90,7 +89,7 @@ def stub_source(source, cell_type, where):
             out += [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError({message!r})"]
         last = end + 1
     out += lines[last:]
-    return "\n".join(out)
+    return "\n".join(out) + ("\n" if source.endswith("\n") else "")
 
 
 def _enclosing_function(lines, at):
@@ -107,25 +106,44 @@ def exercise_cells(nb, notebook_name):
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or BEGIN not in cell.source:
             continue
-        meta = cell.metadata.get("bpcourse", {})
+        where = f"{notebook_name}, cell {i + 1}"
+        meta = _cell_meta(cell, where)
         names = DEF.findall(cell.source)
         name = meta.get("exercise") or (names[0] if names else None)
         if name is None:
-            raise AssignError(f"{notebook_name}, cell {i + 1}: a solution region outside any "
-                              f"function; name the exercise in the cell metadata "
-                              f"(\"bpcourse\": {{\"exercise\": \"...\"}})")
-        points = meta.get("points", cell.metadata.get("nbgrader", {}).get("points", DEFAULT_POINTS))
-        found.append(ExerciseCell(notebook_name, i, name, float(points), meta.get("assign", True)))
+            raise AssignError(f"{where}: a solution region outside any function; name the "
+                              f"exercise in the cell metadata (\"bpcourse\": {{\"exercise\": \"...\"}})")
+        if not isinstance(name, str):
+            raise AssignError(f"{where}: the metadata's exercise must be a function name, got {name!r}")
+        nbgrader = cell.metadata.get("nbgrader", {})
+        points = meta.get("points", nbgrader.get("points") if isinstance(nbgrader, dict) else None)
+        points = DEFAULT_POINTS if points is None else points
+        if isinstance(points, bool) or not isinstance(points, numbers.Real) or points < 0:
+            raise AssignError(f"{where}: points must be a number ≥ 0, got {points!r}")
+        assigned = meta.get("assign", True)
+        if not isinstance(assigned, bool):
+            raise AssignError(f"{where}: assign must be true or false, got {assigned!r}")
+        found.append(ExerciseCell(notebook_name, i, name, float(points), assigned))
     return found
+
+
+def _cell_meta(cell, where):
+    meta = cell.metadata.get("bpcourse", {})
+    if not isinstance(meta, dict):
+        raise AssignError(f"{where}: the cell metadata \"bpcourse\" must be an object such as "
+                          f"{{\"exercise\": \"dense_forward\", \"points\": 2}}, got {meta!r}")
+    return meta
 
 
 def student_notebook(nb, notebook_name):
     """A student copy of solution notebook ``nb`` (which is not modified)."""
+    import nbformat
+
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     for i, cell in enumerate(nb.cells):
         where = f"{notebook_name}, cell {i + 1}"
         has_region = BEGIN in cell.source or END in cell.source
-        if cell.metadata.get("bpcourse", {}).get("assign", True) is False:
+        if _cell_meta(cell, where).get("assign", True) is False:
             regions(cell.source, where)  # still validated
             cell.source = "\n".join(l for l in cell.source.splitlines()
                                     if BEGIN not in l and END not in l)
@@ -144,10 +162,20 @@ def read_notebook(path):
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise AssignError(f"{path}: cannot be read ({e})") from None
+    import nbformat
+
     try:
-        return nbformat.reads(text, as_version=4)
+        raw = json.loads(text)
+        nb = nbformat.reads(text, as_version=4)
     except Exception as e:  # invalid JSON or not a notebook
         raise AssignError(f"{path}: not a valid notebook ({type(e).__name__}: {e})") from None
+    # nbformat invents random ids for cells that have none: make them deterministic
+    raw_cells = raw.get("cells", []) if isinstance(raw, dict) else []
+    for i, cell in enumerate(nb.cells):
+        if i < len(raw_cells) and isinstance(raw_cells[i], dict) and "id" not in raw_cells[i] \
+                and "id" in cell:
+            cell.id = f"{Path(path).stem[:40]}-{i}"
+    return nb
 
 
 def generate(solutions_dir):
@@ -158,6 +186,8 @@ def generate(solutions_dir):
     paths = sorted(solutions_dir.glob("*.ipynb"))
     if not paths:
         raise AssignError(f"{solutions_dir}: holds no .ipynb notebooks")
+    import nbformat
+
     out = {}
     for path in paths:
         nb = read_notebook(path)

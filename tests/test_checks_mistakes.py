@@ -273,8 +273,10 @@ def test_dropout_scaled_by_1_over_p():
 
     rep = run("dropout_forward", {"dropout_forward": dropout_forward})
     bad = failing(rep)
-    assert bad and all("X/p" in r.message for r in bad if r.label != "p = 0.5 on a float32 (100, 60) input")
-    assert any("not 1/p" in (r.hint or "") for r in bad)
+    assert [r.label for r in bad] == ["p = 0.3 on a float64 (100, 60) input",
+                                      "p = 0.8 on a float64 (100, 60) input"]  # 1/0.5 = 1/(1 − 0.5)
+    assert all("kept units are X/p" in r.message for r in bad)
+    assert all("not 1/p" in r.hint for r in bad)
 
 
 def test_dropout_drawing_from_np_random():
@@ -485,3 +487,15 @@ def test_relu_backward_mask_from_z_greater_or_equal():
     bad = failing(rep)
     assert len(bad) == 2 and all("exact zeros" in r.label for r in bad)
     assert all("exactly 0" in r.hint for r in bad)
+
+
+def test_dividing_both_parameter_gradients_by_N_is_named_for_both():
+    """The learner divided dW AND db by N: the hint should not speak of dW alone."""
+    def dense_backward(dZ, cache):
+        X, W, b = cache
+        N = X.shape[0]
+        return dZ @ W.T, X.T @ dZ / N, dZ.sum(axis=0) / N
+
+    rep = run("dense_backward", {"dense_backward": dense_backward})
+    assert not rep.passed
+    assert hints(rep) and all("no division by N" in h and "db" in h for h in hints(rep)), rep.text()

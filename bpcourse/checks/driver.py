@@ -114,7 +114,7 @@ def _call(functions, call):
     except _MissingCache as e:
         return {"status": "no_cache", "error": f"{e.args[0]} did not return (out, cache)"}
     printed = io.StringIO()
-    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"), \
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn", under="ignore"), \
             contextlib.redirect_stdout(printed):
         warnings.simplefilter("always")
         try:

@@ -89,7 +89,7 @@ dense_backward = Exercise(
                 "(its dZ already carries it), so db = Σₙ dZ, not the mean.",
                 fn=lambda dZ, c: (dZ @ c[1].T, c[0].T @ dZ, dZ.mean(axis=0))),
         Mistake("averaging inside the layer: the 1/N of the mean belongs to the loss only "
-                "(its dZ already carries it); dW = Xᵀ dZ with no division by N.",
+                "(its dZ already carries it); dW = Xᵀ dZ and db = Σₙ dZ, with no division by N.",
                 fn=lambda dZ, c: (dZ @ c[1].T, c[0].T @ dZ / len(dZ), dZ.sum(axis=0) / len(dZ))),
         Mistake("averaging inside the layer: the 1/N of the mean belongs to the loss only "
                 "(its dZ already carries it); dW = Xᵀ dZ with no division by N.",

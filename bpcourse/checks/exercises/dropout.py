@@ -2,6 +2,8 @@
 (values are 0 or X/(1 − p), the drop rate is p, the rng is used, the cache is the mask);
 the backward pass is judged against the reference on the reference's mask."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from ... import layers
@@ -28,9 +30,13 @@ def forward_cases(rng, given):
     return cases
 
 
+MASK_HINT = ("cache the mask as a float array like X: 0 for dropped units and 1/(1 − p) for "
+             "kept ones (mask = keep / (1 − p)), so that out = X · mask and dX = dout · mask.")
+
+
 def _judge_forward(case, got, expected):
-    ex = dropout_forward
-    first = compare(ex, case, case.calls[0], got[0], expected[0], values=False)
+    out_only = replace(dropout_forward, outputs=("out", None))  # the cache is judged below
+    first = compare(out_only, case, case.calls[0], got[0], expected[0], values=False)
     if first is not None:
         return first
     p = case.meta["p"]
@@ -75,12 +81,14 @@ def _judge_forward(case, got, expected):
         if isinstance(other, np.ndarray) and np.array_equal(other, out):
             return Failure("generators with different seeds gave the same mask",
                            hint="draw the mask from the rng argument on every call.")
-    if not (isinstance(mask, np.ndarray) and mask.shape == X.shape):
-        return Failure("the cache must be the mask, an array of X's shape "
-                       "(0 for dropped units, 1/(1 − p) for kept ones)")
+    if not (isinstance(mask, np.ndarray) and mask.shape == X.shape and mask.dtype == X.dtype):
+        got_mask = (f"a {mask.dtype} array of shape {mask.shape}" if isinstance(mask, np.ndarray)
+                    else got[0]["returned"]["items"][1].get("type", "something else"))
+        return Failure(f"the cache must be the scaled mask, a {X.dtype} array of shape {X.shape}; "
+                       f"got {got_mask}", hint=MASK_HINT)
     if not np.allclose(X64 * mask, out64, rtol=tol, atol=0) or np.any(mask[dropped] != 0):
         return Failure("the cache must be the scaled mask: out = X · mask, with mask 0 for "
-                       "dropped units and 1/(1 − p) for kept ones")
+                       "dropped units and 1/(1 − p) for kept ones", hint=MASK_HINT)
     return None
 
 
