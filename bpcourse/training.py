@@ -39,23 +39,28 @@ class History:
     val_accuracy: list = field(default_factory=list)
     interrupted: bool = False
 
-    def plot(self, axes=None):
-        """Draw loss and accuracy per epoch on two axes (made if not given); returns the figure."""
+    def plot(self, axes=None, label=None):
+        """Draw loss and accuracy per epoch on two axes (made if not given); returns the figure.
+
+        Pass the axes of an earlier plot and a ``label`` to overlay several histories.
+        """
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
 
         if axes is None:
             fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-        else:
-            fig = axes[0].figure
-        for ax, key, title in ((axes[0], "loss", "loss"), (axes[1], "accuracy", "accuracy")):
-            ax.clear()
-            ax.plot(self.epoch, getattr(self, key), "o-", label="train")
+        fig = axes[0].figure
+        prefix = f"{label}: " if label else ""
+        for ax, key in ((axes[0], "loss"), (axes[1], "accuracy")):
+            line, = ax.plot(self.epoch, getattr(self, key), "o-", ms=3, label=prefix + "train")
             if getattr(self, "val_" + key):
-                ax.plot(self.epoch, getattr(self, "val_" + key), "o-", label="validation")
+                ax.plot(self.epoch, getattr(self, "val_" + key), "s--", ms=3,
+                        color=line.get_color(), label=prefix + "validation")
             ax.set_xlabel("epoch")
-            ax.set_title(title)
+            ax.set_title(key)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
-            ax.legend()
+            ax.legend(fontsize=8)
         return fig
 
     def __repr__(self):

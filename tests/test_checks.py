@@ -656,12 +656,23 @@ def test_a_saved_source_that_no_longer_passes_falls_back_to_the_reference(capsys
     assert your_functions(verbose=False).tanh_forward is REF["tanh_forward"]
 
 
-def test_your_functions_keeps_a_backward_that_needs_its_own_forward(capsys):
+def test_a_forward_with_an_undocumented_cache_fails_with_the_cache_hint(capsys):
     def dense_forward(X, W, b):
         return X @ W + b, {"X": X, "W": W}
 
+    assert check(dense_forward) is REF["dense_forward"]
+    out = flat(capsys.readouterr().out)
+    assert flat("the cache should be the tuple (X, W, b), got dict") in out
+    assert flat("The cache of dense_forward is (X, W, b)") in out
+
+
+def test_your_functions_keeps_a_passing_forward_and_backward(capsys):
+    def dense_forward(X, W, b):
+        return X @ W + b, (X, W, b)
+
     def dense_backward(dZ, cache):
-        return dZ @ cache["W"].T, cache["X"].T @ dZ, dZ.sum(axis=0)
+        X, W, b = cache
+        return dZ @ W.T, X.T @ dZ, dZ.sum(axis=0)
 
     assert check(dense_forward) is dense_forward
     assert check(dense_backward, dense_forward) is dense_backward

@@ -48,7 +48,8 @@ def test_student_notebook_runs_top_to_bottom(path, tmp_path):
               if o.output_type == "error"]
     assert not errors, errors[0]
     stubs = [c for c in nb.cells if "raise NotImplementedError" in c.source]
-    assert stubs, "a student notebook without exercises"
+    solution = (ROOT / "solutions" / path.name).read_text(encoding="utf-8")
+    assert len(stubs) == solution.count("### BEGIN SOLUTION")
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "not implemented yet" in printed
+    assert printed.count("not implemented yet") >= len(stubs)  # one verdict per exercise
     print(f"{path.name}: {seconds:.1f} s")

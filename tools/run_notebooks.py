@@ -5,8 +5,14 @@
 Prints each notebook's execution time and its slowest cell.
 """
 
+import os
 import sys
 import time
+
+# As in CI (tests/conftest.py): small matrices run faster on one BLAS thread, and timings
+# stay steady when the machine is busy.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import nbformat
 from nbclient import NotebookClient

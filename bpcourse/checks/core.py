@@ -60,6 +60,7 @@ class Exercise:
     make_cases: object         # make_cases(rng, functions_given) -> list[Case]
     mistakes: list = field(default_factory=list)
     needs: tuple = ()          # other exercises whose learner versions it may use (a forward)
+    cache: object = None       # a forward's documented cache: a name, or a tuple of names
     tol64: float = 1e-6
     tol32: float = 1e-3
 
@@ -93,14 +94,17 @@ def compare_any(exercise, case, got, expected):
         if f is None:
             return None
         failures.append(f)
+    if failures[0].status in ("not_implemented", "missing"):
+        return failures[0]  # the function itself is not there: nothing else matters
     return min(failures, key=lambda f: f.rank)  # the most informative: prefer wrong values
 
 
-def compare(exercise, case, call, got, expected, values=True, inputs=True):
+def compare(exercise, case, call, got, expected, values=True, inputs=True, caches=True):
     """Compare one call's result with the expected one; returns a Failure or None.
 
     ``values=False`` checks everything but the values (for judges of random outputs);
-    ``inputs=False`` skips the check that the inputs came back unmodified.
+    ``inputs=False`` skips the check that the inputs came back unmodified;
+    ``caches=False`` skips a forward's cache.
     """
     status = got["status"]
     fname = call["fn"]
@@ -123,13 +127,15 @@ def compare(exercise, case, call, got, expected, values=True, inputs=True):
     new_warnings = [w for w in got["warnings"] if w not in expected["warnings"]]
     if new_warnings:
         return Failure(f"numpy warned during your {fname}: {'; '.join(new_warnings)}")
-    failure = _compare_returned(exercise, case, fname, got["returned"], expected["returned"], values)
-    if failure is not None or not inputs:
-        return failure
-    return _compare_inputs(exercise, case, call, got["arrays_after"])
+    if inputs:  # first: an input changed in place also spoils what comes back
+        failure = _compare_inputs(exercise, case, call, got["arrays_after"])
+        if failure is not None:
+            return failure
+    return _compare_returned(exercise, case, fname, got["returned"], expected["returned"],
+                             values, caches)
 
 
-def _compare_returned(exercise, case, fname, got, expected, values=True):
+def _compare_returned(exercise, case, fname, got, expected, values=True, caches=True):
     names = exercise.outputs
     n = len(names)
     if expected["tuple"]:
@@ -145,17 +151,47 @@ def _compare_returned(exercise, case, fname, got, expected, values=True):
         return Failure(f"{fname} should return ({', '.join(x or 'cache' for x in names)}) in this "
                        f"order; yours look like ({order})")
     for name, g, e in zip(names, got["items"], expected["items"]):
-        if name is None:
+        if name is None or (name == "cache" and not caches):
             continue
-        failure = _compare_item(exercise, case, name, g, e, values)
+        if name == "cache":
+            failure = _compare_cache(exercise, case, g, e, values)
+        else:
+            failure = _compare_item(exercise, case, name, g, e, values)
         if failure is not None:
             return failure
     return None
 
 
+CACHE_HINT = ("return the cache exactly as the docstring says: the backward pass and the "
+              "checks read it in that order.")
+
+
+def _compare_cache(exercise, case, g, e, values):
+    """A forward's cache against the documented one (element by element for a tuple)."""
+    doc = exercise.cache
+    shown = f"({', '.join(doc)})" if isinstance(doc, tuple) else doc
+    if e["kind"] != "tuple":
+        failure = _compare_item(exercise, case, f"the cache ({shown})", g, e, values)
+    elif g["kind"] != "tuple" or len(g["items"]) != len(e["items"]):
+        what = f"a tuple of {len(g['items'])}" if g["kind"] == "tuple" else _kind_name(g)
+        failure = Failure(f"the cache should be the tuple {shown}, got {what}")
+    else:
+        failure = None
+        for i, (gi, ei) in enumerate(zip(g["items"], e["items"])):
+            failure = _compare_item(exercise, case, f"cache[{i}] (which should be {doc[i]})",
+                                    gi, ei, values)
+            if failure is not None:
+                break
+    if failure is not None:
+        failure.hint = CACHE_HINT + f" The cache of {exercise.name} is {shown}."
+    return failure
+
+
 def _misordered(names, got, expected):
     """The names in the order the learner returned them, when a permutation matches better."""
     def signature(item):
+        if item["kind"] == "tuple":
+            return ("tuple", len(item["items"]))
         return (item["kind"], item["value"].shape if item["kind"] == "array" else None)
 
     judged = [i for i, n in enumerate(names) if n is not None]
@@ -174,6 +210,8 @@ def _misordered(names, got, expected):
 def _kind_name(item):
     if item["kind"] == "array":
         return f"{item['value'].dtype} array of shape {item['value'].shape}"
+    if item["kind"] == "tuple":
+        return f"tuple of {len(item['items'])}"
     return item.get("type", item["kind"])
 
 
@@ -194,7 +232,10 @@ def _compare_item(exercise, case, name, g, e, values=True):
         return Failure(f"{name} should have shape {ev.shape}, got {gv.shape}{extra}")
     if gv.dtype != ev.dtype:
         return Failure(f"{name} should be {ev.dtype} like the inputs ({ev.dtype} in, {ev.dtype} out), "
-                       f"got {gv.dtype}")
+                       f"got {gv.dtype}",
+                       hint=f"a {gv.dtype} array or scalar slipped into the computation: make new "
+                            f"arrays in the inputs' dtype (np.zeros(..., dtype=X.dtype), "
+                            f"mask.astype(X.dtype)) and avoid np.float64(...) constants.")
     if not values:
         return None
     return _compare_values(exercise, case, name, gv, ev, ev.dtype)
@@ -249,7 +290,7 @@ def _describe_factor(g, e, meta):
             if value == -1.0:
                 return "yours is −1 × the expected: a sign error"
             return f"yours is {text} the expected"
-    return f"yours is {r:.4g} × the expected"
+    return f"yours is {r:.4g} × the expected".replace("-", "−")
 
 
 def _compare_inputs(exercise, case, call, arrays_after):
@@ -313,11 +354,12 @@ def find_mistake(exercise, case, got, reference, expected=None):
         except Exception:
             continue
         if expected is not None and predicted[0]["status"] == "ok" and \
-                compare(exercise, case, case.calls[0], predicted[0], expected[0], inputs=False) is None:
+                compare(exercise, case, case.calls[0], predicted[0], expected[0], inputs=False,
+                        caches=False) is None:
             continue  # this mistake is harmless on this case
         for g, p in zip(got, predicted):
             if p["status"] == "ok" and g["status"] == "ok" and \
-                    compare(exercise, case, case.calls[0], g, p, inputs=False) is None:
+                    compare(exercise, case, case.calls[0], g, p, inputs=False, caches=False) is None:
                 return mistake.hint
             if p["status"] == "error" and g["status"] == "error" and \
                     p["error"].split(" (line")[0] == g["error"].split(" (line")[0]:

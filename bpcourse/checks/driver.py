@@ -20,6 +20,7 @@ the sandboxed process that runs untrusted code, where ``bpcourse`` is not import
 import contextlib
 import io
 import os
+import threading
 import traceback
 import warnings
 
@@ -79,6 +80,9 @@ class _MissingCache(Exception):
     pass
 
 
+_CAPTURE = threading.RLock()
+
+
 def _build(arg, functions, arrays):
     """Turn an argument spec into the value passed to the learner's function."""
     if isinstance(arg, np.ndarray):
@@ -107,15 +111,17 @@ def _call(functions, call):
     """Run one call; returns a dict with status, value (raw), error text, warnings, arrays."""
     fn = functions.get(call["fn"])
     if fn is None or not callable(fn):
-        return {"status": "missing", "error": f"no function named {call['fn']}"}
+        return _result("missing", f"no function named {call['fn']}")
     arrays = []
     try:
         args = [_build(a, functions, arrays) for a in call["args"]]
     except _MissingCache as e:
-        return {"status": "no_cache", "error": f"{e.args[0]} did not return (out, cache)"}
+        return _result("no_cache", f"your {e.args[0]} did not return (out, cache)")
     printed = io.StringIO()
-    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn", under="ignore"), \
-            contextlib.redirect_stdout(printed):
+    # sys.stdout and the warnings filters are process-wide: one call at a time captures them
+    # (the grader judges in several threads).
+    with _CAPTURE, warnings.catch_warnings(record=True) as caught, \
+            np.errstate(all="warn", under="ignore"), contextlib.redirect_stdout(printed):
         warnings.simplefilter("always")
         try:
             value = fn(*args)
@@ -124,14 +130,16 @@ def _call(functions, call):
             status, error, value = "not_implemented", str(e), None
         except Exception as e:  # the learner's bug: reported, never raised
             status, error, value = "error", _describe(e), None
-    return {
-        "status": status,
-        "value": value,
-        "error": error,
-        "warnings": sorted({f"{w.category.__name__}: {w.message}" for w in caught}),
-        "printed": printed.getvalue()[:2000],
-        "arrays_after": arrays,
-    }
+    warned = sorted({f"{w.category.__name__}: {w.message}"[:300] for w in caught})[:10]
+    return _result(status, error, value, warned, printed.getvalue()[:MAX_TEXT], arrays)
+
+
+MAX_TEXT = 2000  # characters kept of an error or of what the function printed
+
+
+def _result(status, error=None, value=None, warned=(), printed="", arrays=()):
+    return {"status": status, "value": value, "error": None if error is None else error[:MAX_TEXT],
+            "warnings": list(warned), "printed": printed, "arrays_after": list(arrays)}
 
 
 _LIBRARY = os.path.dirname(os.__file__)  # the standard library
@@ -153,8 +161,8 @@ def _describe(exc):
 def pack(value):
     """What a function returned, as plain data: a list of items and whether it was a tuple.
 
-    An item is ``{"kind": "array", "value": ndarray}``, ``{"kind": "float", "value": float}``
-    or ``{"kind": "other", "type": name}``.  Only a plain ``numpy.ndarray`` counts as an
+    An item is ``{"kind": "array", "value": ndarray}``, ``{"kind": "float", "value": float}``,
+    ``{"kind": "tuple", "items": [...]}`` (one level: a cache) or ``{"kind": "other", "type": name}``.  Only a plain ``numpy.ndarray`` counts as an
     array (a subclass is "other"); a Python float, a numpy floating scalar or a 0-d float
     array counts as a float.
     """
@@ -163,7 +171,9 @@ def pack(value):
     return {"tuple": is_tuple, "items": [_pack_item(v) for v in items]}
 
 
-def _pack_item(v):
+def _pack_item(v, nested=True):
+    if type(v) is tuple and nested:  # a cache: packed one level deep
+        return {"kind": "tuple", "items": [_pack_item(x, nested=False) for x in v]}
     if type(v) is np.ndarray and v.ndim == 0 and v.dtype.kind == "f":
         return {"kind": "float", "value": float(v), "type": f"0-d {v.dtype} array"}
     if type(v) is np.ndarray:

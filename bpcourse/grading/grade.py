@@ -20,7 +20,10 @@ from ..checks.report import CaseResult, Report, judge, make_cases
 from . import results as out
 from .course import graded_exercises
 from .sandbox import Limits, Sandbox
-from .submission import read
+from .submission import read, student_id
+
+
+NOTHING_RAN = "not needed (nothing to run)"
 
 
 class UsageError(Exception):
@@ -35,34 +38,51 @@ def student_seed(student, seed):
 def grade_one(sandbox, path, graded, seed):
     """Grade one submission; returns (student, results dict)."""
     start = time.perf_counter()
-    names = [g.name for g in graded]
     sub = read(path, set(EXERCISES))
     sseed = student_seed(sub.student, seed)
     reports, to_run, cases = {}, {}, {}
-    for name in names:
+    for g in graded:
+        name = g.name
         if name in sub.uses_reference:
             reports[name] = _all_failed(name, sseed, "refused",
                                         f"{name} uses the course's reference implementation: it "
                                         f"{sub.uses_reference[name]}. Exercises that use bpcourse "
                                         f"earn no points; write the function yourself.")
         elif name not in sub.defined:
-            reports[name] = _all_failed(name, sseed, "missing",
-                                        f"{name} was not found in the submission")
+            message = f"{name} could not be graded: {sub.broken[name]}" if name in sub.broken \
+                else f"{name} was not found in the submission"
+            reports[name] = _all_failed(name, sseed, "refused" if name in sub.broken else "missing",
+                                        message)
         else:
             cases[name] = make_cases(name, sseed, sub.defined)
-            to_run[name] = [c.calls for c in cases[name]]
-    outcomes = sandbox.run(sub.student, sub.units, to_run, set(EXERCISES)) if to_run else {}
-    for name, outcome in outcomes.items():
-        if outcome.state == "done":
-            reports[name] = judge(name, cases[name], outcome.results)
-        else:
-            status = "timeout" if outcome.state == "timeout" else "crashed"
-            got = [[{"status": status, "error": outcome.detail}] * len(c.calls) for c in cases[name]]
-            reports[name] = judge(name, cases[name], got)
-    notes = list(sub.problems)
-    result = out.results_json(sub.student, graded, reports, notes, time.perf_counter() - start,
-                              sandbox.isolation)
+            # calls through the learner's own forward run apart: a forward that hangs or
+            # crashes must not take the backward's other calls with it
+            for key, own in ((name, False), (f"{name}.own", True)):
+                calls = [[c for c in case.calls if _uses_own_forward(c) == own] for case in cases[name]]
+                if any(calls):
+                    to_run[key] = calls
+    outcomes, isolation = sandbox.run(sub.units, to_run, set(EXERCISES)) if to_run \
+        else ({}, NOTHING_RAN)
+    for name, name_cases in cases.items():
+        got = [[None] * len(case.calls) for case in name_cases]
+        for key, own in ((name, False), (f"{name}.own", True)):
+            if key not in outcomes:
+                continue
+            outcome = outcomes[key]
+            for k, case in enumerate(name_cases):
+                slots = [i for i, c in enumerate(case.calls) if _uses_own_forward(c) == own]
+                for j, i in enumerate(slots):
+                    got[k][i] = outcome.results[k][j] if outcome.state == "done" else \
+                        {"status": "timeout" if outcome.state == "timeout" else "crashed",
+                         "error": outcome.detail}
+        reports[name] = judge(name, name_cases, got)
+    result = out.results_json(sub.student, graded, reports, list(sub.problems),
+                              time.perf_counter() - start, isolation)
     return sub.student, result
+
+
+def _uses_own_forward(call):
+    return any(isinstance(a, dict) and "cache_of" in a for a in call["args"])
 
 
 def _all_failed(name, seed, status, message):
@@ -88,12 +108,17 @@ def grade(submissions, out_dir, jobs=None, limits=None, exercises=None, solution
             raise UsageError("none of the --exercises names is an exercise of the course")
     students = {}
     for p in paths:
-        sid = p.name if p.is_dir() else p.stem
+        sid = student_id(p)
+        if not sid or sid in (".", ".."):
+            raise UsageError(f"cannot tell the student of {p}: give the file or folder by name")
         if sid in students:
             raise UsageError(f"two submissions for student {sid!r}: {students[sid]} and {p}")
         students[sid] = p
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot use {out_dir} as the results folder: {e.strerror}") from None
     sandbox = Sandbox(limits or Limits())
     rows = {}
     try:
@@ -108,7 +133,8 @@ def grade(submissions, out_dir, jobs=None, limits=None, exercises=None, solution
     for student, result in rows.items():  # and so these are the final, untampered files
         out.write_student(out_dir, student, result)
     out.atomic_write(out_dir / "gradebook.csv", out.gradebook_csv(graded, rows))
-    return rows, graded, sandbox.isolation
+    isolation = sorted({r["extra_data"]["isolation"] for r in rows.values()} - {NOTHING_RAN})
+    return rows, graded, "; ".join(isolation) or NOTHING_RAN
 
 
 def _grade_safely(sandbox, path, graded, seed):
@@ -116,13 +142,13 @@ def _grade_safely(sandbox, path, graded, seed):
     try:
         return grade_one(sandbox, path, graded, seed)
     except Exception as e:  # a bug of ours must not lose the other students' results
-        student = path.name if path.is_dir() else path.stem
+        student = student_id(path)
         reports = {g.name: Report(g.name, [CaseResult("grading", False,
                                                       f"the grader failed: {type(e).__name__}: {e}",
                                                       None, "error")]) for g in graded}
         return student, out.results_json(student, graded, reports,
                                          [f"the grader failed on this submission ({e})"], 0.0,
-                                         sandbox.isolation)
+                                         "unknown (the grader failed)")
 
 
 def add_parser(subparsers):
@@ -167,4 +193,8 @@ def _run(args):
     print(f"\ngraded {len(rows)} submission(s) in {time.perf_counter() - start:.1f} s; "
           f"results in {args.out}/ (gradebook.csv, <student>/results.json); "
           f"sandbox: {isolation}")
+    if not all(part.startswith(("Landlock", NOTHING_RAN)) for part in isolation.split("; ")):
+        print("WARNING: submitted code ran WITHOUT filesystem isolation (Landlock needs Linux "
+              "≥ 5.13): it could read or write anything your user can. Grade untrusted "
+              "submissions in a container or a throwaway account.", file=sys.stderr)
     return 0

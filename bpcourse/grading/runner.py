@@ -1,11 +1,14 @@
 """The sandbox side of the grader: runs ONE student's code on the inputs it is given.
 
-Started by the grader as ``python -I -S runner.py WORKDIR`` in a fresh, empty WORKDIR, in
-its own session, with a minimal environment.  Before any submitted code is loaded it:
+Started (by ``supervisor.py``) as ``python -I -S runner.py WORKDIR FD`` in the empty folder
+WORKDIR/cwd, in its own session, with a minimal environment; the job (code, inputs, limits)
+arrives on stdin, the inputs' arrays in WORKDIR/inputs.npz.  Before any submitted code is
+loaded it:
 
 - sets resource limits (address space, file size, no core dumps, processes);
-- restricts itself with Landlock where the kernel has it (writes only in WORKDIR, no TCP,
-  no signals to processes outside the sandbox);
+- restricts itself with Landlock where the kernel has it (writes only in WORKDIR/out and
+  WORKDIR/cwd, reads only of Python and numpy, no programs, no TCP, no signals to processes
+  outside the sandbox), and reports what it applied on the pipe FD, which it then closes;
 - sees only numpy and the standard library (``bpcourse`` is neither on the path nor
   importable), and becomes a child subreaper so that no descendant escapes it.
 
@@ -192,11 +195,9 @@ def _reap_orphans():
                 pass
 
 
-def main(workdir):
-    with open(os.path.join(workdir, "job.json"), encoding="utf-8") as f:
-        job = json.load(f)
+def main(workdir, report_fd):
+    job = json.load(sys.stdin)
     out_dir = os.path.join(workdir, "out")
-    os.makedirs(out_dir, exist_ok=True)
     _limit(job["memory_mb"], job["file_mb"], job["max_procs"])
     sys.path[:0] = [job["site"]]
     sys.meta_path.insert(0, _NoBpcourse())
@@ -204,9 +205,11 @@ def main(workdir):
     landlock = _load("bpcourse_grading_landlock", os.path.join(HERE, "landlock.py"))
     import numpy as np  # before the restriction: numpy may write caches on first import
 
-    isolation = landlock.restrict([workdir], _readable(job["site"], np)) \
-        if job.get("landlock", True) else "disabled"
-    _write_json(os.path.join(out_dir, "isolation.json"), {"landlock": isolation})
+    writable = [out_dir, os.path.join(workdir, "cwd")]
+    isolation = landlock.restrict(writable, [workdir] + _readable(job["site"], np)) \
+        if job["landlock"] else "disabled (--no-landlock)"
+    with os.fdopen(report_fd, "w", encoding="utf-8") as report:  # closed before submitted code runs
+        report.write(isolation)
     try:
         ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     except (OSError, AttributeError):
@@ -252,4 +255,4 @@ def main(workdir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], int(sys.argv[2]))

@@ -1,42 +1,43 @@
-"""The trusted side of the sandbox: start the runner, bound it, collect what it wrote.
+"""The trusted side of the sandbox: start it, bound it, read what it wrote, safely.
 
-Each submission runs in ``runner.py`` (see there for the limits it sets itself), started
-in its own session with a minimal environment, an empty working directory and a path that
-holds numpy and nothing else.  This side enforces the overall time limit with SIGKILL,
-kills every process the submission left behind, and reads the outputs it wrote (JSON and
-.npz without pickle), refusing anything malformed.  If the runner itself dies, it is
-started again for the exercises it had not reached.
+Each submission runs in ``runner.py`` under ``supervisor.py`` (see there for the limits,
+the Landlock restriction and the clean-up).  This side sends the job on the runner's
+stdin, receives the isolation report on a pipe that is closed before any submitted code
+runs, and reads the outputs (JSON and .npz, never pickle) from the only folder the sandbox
+may write, refusing anything that is not a small regular file of the expected shape.  If
+the runner dies, a new one is started (with the job sent again from memory) for the
+exercises it had not reached.
 """
 
 from dataclasses import dataclass
-import ctypes
+import io
 import json
 import os
 from pathlib import Path
 import shutil
-import signal
+import stat
 import subprocess
 import sys
 import tempfile
-import threading
+import zipfile
 
 import numpy as np
 
 from ..checks import driver
 
-RUNNER = Path(__file__).with_name("runner.py")
-PR_SET_CHILD_SUBREAPER = 36
+SUPERVISOR = Path(__file__).with_name("supervisor.py")
 MAX_JSON_BYTES = 64 * 2**20
 MAX_NPZ_BYTES = 256 * 2**20
+MAX_TEXT = 2000            # characters kept of any text a submission produces
 STATUSES = {"ok", "error", "not_implemented", "missing", "no_cache"}
 
 
 @dataclass
 class Limits:
     timeout: float = 5.0        # seconds per exercise
-    memory_mb: int = 1024       # address space of the sandbox process
+    memory_mb: int = 1024       # address space of each sandboxed process (and, as root, of all)
     file_mb: int = 64           # largest file the sandbox may write
-    max_procs: int = 64         # processes of the user (enforced for non-root users)
+    max_procs: int = 64         # processes (enforced by rlimit for users, by a cgroup for root)
     landlock: bool = True
 
 
@@ -57,13 +58,6 @@ class Sandbox:
         self.limits = limits
         self.root = Path(tempfile.mkdtemp(prefix="bpcourse-grade-"))
         self.site = self._numpy_only_site()
-        self.isolation = "not measured"
-        self._live = set()
-        self._lock = threading.Lock()
-        try:  # orphans of submissions come back to us, to be killed
-            ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
 
     def _numpy_only_site(self):
         """A folder whose only packages are links to numpy (and its bundled libraries)."""
@@ -77,13 +71,13 @@ class Sandbox:
         return site
 
     def close(self):
-        self.reap_strays()
         shutil.rmtree(self.root, ignore_errors=True)
 
-    # ------------------------------------------------------------ running
+    def run(self, units, calls_by_exercise, names):
+        """Run every exercise of ``calls_by_exercise`` ({key: [case calls]}) for one student.
 
-    def run(self, student, units, calls_by_exercise, names):
-        """Run every exercise of ``calls_by_exercise`` ({name: [case calls]}) for one student."""
+        Returns ``({key: Outcome}, isolation)`` where isolation says how the sandbox was
+        restricted (as reported before the submission's code was loaded)."""
         work = Path(tempfile.mkdtemp(prefix="job-", dir=self.root))
         try:
             return self._run_in(work, units, calls_by_exercise, names)
@@ -91,126 +85,147 @@ class Sandbox:
             shutil.rmtree(work, ignore_errors=True)
 
     def _run_in(self, work, units, calls_by_exercise, names):
-        (work / "cwd").mkdir()
-        (work / "out").mkdir()
         arrays = {}
         job = {
             "units": [{"name": u.name, "source": u.source, "keep": u.keep} for u in units],
-            "exercises": list(calls_by_exercise),
             "names": sorted(names),
             "calls": driver.encode(calls_by_exercise, arrays),
             "memory_mb": self.limits.memory_mb, "file_mb": self.limits.file_mb,
             "max_procs": self.limits.max_procs, "timeout": self.limits.timeout,
             "site": str(self.site), "landlock": self.limits.landlock,
         }
-        (work / "job.json").write_text(json.dumps(job), encoding="utf-8")
-        np.savez(work / "inputs.npz", **arrays)
-        outcomes = {}
+        outcomes, isolation = {}, "not reported"
         for _ in range(len(calls_by_exercise) + 1):  # a restart per exercise at most
             pending = [e for e in calls_by_exercise if e not in outcomes]
             if not pending:
                 break
-            self._start_and_wait(work, len(pending))
+            for sub in ("out", "cwd"):  # fresh folders: nothing left from a dead runner counts
+                shutil.rmtree(work / sub, ignore_errors=True)
+                (work / sub).mkdir()
+            np.savez(work / "inputs.npz", **arrays)
+            job["exercises"] = pending
+            isolation = self._start_and_wait(work, job, len(pending))
             for exercise in pending:
                 outcome = self._collect(work / "out", exercise)
                 if outcome is not None:
                     outcomes[exercise] = outcome
-            started = [e for e in pending if e not in outcomes and (work / "out" / f"{e}.started").exists()]
-            for exercise in started:  # it was running when the runner itself died
+            started = [e for e in pending if e not in outcomes and _is_file(work / "out" / f"{e}.started")]
+            for exercise in started[:1]:  # it was running when the runner itself died
                 outcomes[exercise] = Outcome("crashed", "the sandbox process was killed while "
                                                         "running it (by the submission itself?)")
-            if not started and any(e not in outcomes for e in pending):
-                break  # the runner did nothing: do not loop
+            if not started:
+                break  # the runner did nothing more: do not loop
         for exercise in calls_by_exercise:
             outcomes.setdefault(exercise, Outcome("crashed", "the sandbox could not run it"))
-        iso = work / "out" / "isolation.json"
-        if iso.exists():
-            try:
-                self.isolation = json.loads(iso.read_text(encoding="utf-8"))["landlock"]
-            except (ValueError, KeyError, TypeError):
-                pass
-        return outcomes
+        return outcomes, isolation
 
-    def _start_and_wait(self, work, n_pending):
+    def _start_and_wait(self, work, job, n_pending):
         env = {"PATH": "/usr/bin:/bin", "HOME": str(work / "cwd"), "LANG": "C.UTF-8",
                "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
-        with open(work / "console.txt", "wb") as console, self._lock:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(RUNNER), str(work)], cwd=work / "cwd", env=env,
-                stdin=subprocess.DEVNULL, stdout=console, stderr=console, start_new_session=True)
-            self._live.add(proc.pid)  # under the lock: never mistaken for a stray
+        budget = self.limits.timeout * n_pending + 15
+        report_r, report_w = os.pipe()
         try:
-            proc.wait(timeout=self.limits.timeout * n_pending + 20)
-        except subprocess.TimeoutExpired:
-            pass
-        finally:
-            _killpg(proc.pid)
-            proc.wait()
-            with self._lock:
-                self._live.discard(proc.pid)
-            self.reap_strays()
-
-    def reap_strays(self):
-        """Kill every child of this process that is not a live runner (orphans of submissions)."""
-        me = str(os.getpid())
-        for _ in range(20):
-            with self._lock:
-                strays = [pid for pid in _children(me) if pid not in self._live]
-            if not strays:
-                return
-            for pid in strays:
-                _killpg(pid)
-            for pid in strays:
+            with open(work / "console.txt", "wb") as console:
+                proc = subprocess.Popen(
+                    [sys.executable, "-I", "-S", str(SUPERVISOR), str(work), f"{budget:g}",
+                     str(self.limits.max_procs), str(self.limits.memory_mb), str(report_w)],
+                    cwd=work / "cwd", env=env, stdin=subprocess.PIPE, stdout=console,
+                    stderr=console, pass_fds=(report_w,), start_new_session=True)
+            os.close(report_w)
+            report_w = None
+            try:
+                proc.stdin.write(json.dumps(job).encode())
+                proc.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
+            try:
+                proc.wait(timeout=budget + 10)
+            except subprocess.TimeoutExpired:  # the supervisor cleans up on SIGTERM
+                proc.terminate()
                 try:
-                    os.waitpid(pid, 0)
-                except ChildProcessError:
-                    pass
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            os.set_blocking(report_r, False)
+            try:
+                report = os.read(report_r, 300).decode("utf-8", "replace")
+            except BlockingIOError:
+                report = ""
+            return report or "not reported (the sandbox did not start)"
+        finally:
+            os.close(report_r)
+            if report_w is not None:
+                os.close(report_w)
 
     # ------------------------------------------------------------ reading outputs
 
     def _collect(self, out, exercise):
         status_file = out / f"{exercise}.status"
-        if not status_file.exists():
+        if not os.path.lexists(status_file):
             return None
         try:
-            status = json.loads(_read_limited(status_file, 4096))
+            status = json.loads(_read_file(status_file, 4096))
             state, seconds = status["state"], float(status.get("seconds", 0.0))
-        except (ValueError, KeyError, TypeError, OSError):
-            return Outcome("crashed", "its status file was tampered with")
-        if state in ("timeout", "crashed"):
-            return Outcome(state, str(status.get("detail", ""))[:300], None, seconds)
-        try:
-            results = _read_results(out, exercise)
-        except (ValueError, KeyError, TypeError, OSError) as e:
-            return Outcome("crashed", f"its outputs are malformed ({e})", None, seconds)
-        return Outcome("done", "", results, seconds)
+            if state in ("timeout", "crashed"):
+                return Outcome(state, str(status.get("detail", ""))[:300], None, seconds)
+            if state != "done":
+                raise ValueError(f"unknown state {state!r}")
+            return Outcome("done", "", _read_results(out, exercise), seconds)
+        except Exception as e:  # anything odd a submission left there costs it this exercise
+            return Outcome("crashed", f"its outputs are malformed ({type(e).__name__})")
 
 
-def _read_limited(path, limit):
-    if path.stat().st_size > limit:
-        raise ValueError(f"{path.name} is larger than {limit} bytes")
-    return path.read_bytes()
+def _is_file(path):
+    return os.path.lexists(path)
+
+
+def _read_file(path, limit):
+    """The bytes of a regular file of at most ``limit`` bytes (no symlink, FIFO or device)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{Path(path).name} is not a regular file")
+        if info.st_size > limit:
+            raise ValueError(f"{Path(path).name} is larger than {limit} bytes")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ValueError(f"{Path(path).name} is larger than {limit} bytes")
+    return data
+
+
+def _load_npz(data):
+    """Arrays of an .npz held in ``data``, after checking every member's header."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                               (2, 0): np.lib.format.read_array_header_2_0}[version]
+                shape, _, dtype = read_header(f)
+                if dtype.kind not in "biuf":
+                    raise ValueError(f"an output array has dtype {dtype}")
+                if int(np.prod(shape, dtype=np.float64)) * dtype.itemsize > info.file_size:
+                    raise ValueError("an output array claims more data than it holds")
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        return {key: npz[key] for key in npz.files}
 
 
 def _read_results(out, exercise):
-    encoded = json.loads(_read_limited(out / f"{exercise}.json", MAX_JSON_BYTES))
-    if (out / f"{exercise}.npz").stat().st_size > MAX_NPZ_BYTES:
-        raise ValueError("the outputs are too large")
-    with np.load(out / f"{exercise}.npz", allow_pickle=False) as npz:
-        arrays = {}
-        for key in npz.files:
-            a = npz[key]
-            if a.dtype.kind not in "biuf":
-                raise ValueError(f"an output array has dtype {a.dtype}")
-            arrays[key] = a
+    encoded = json.loads(_read_file(out / f"{exercise}.json", MAX_JSON_BYTES))
+    arrays = _load_npz(_read_file(out / f"{exercise}.npz", MAX_NPZ_BYTES))
     results = driver.decode(encoded, arrays)
     _validate(results)
     return results
 
 
 def _validate(results):
-    """Refuse anything but the exact shape of data the driver writes."""
+    """Refuse anything but the exact shape of data the driver writes; shorten long texts."""
     if not isinstance(results, list):
         raise TypeError("results are not a list")
     for case in results:
@@ -227,6 +242,10 @@ def _validate(results):
                 raise TypeError("a result holds unexpected values")
             if r["error"] is not None and not isinstance(r["error"], str):
                 raise TypeError("an error is not text")
+            r["warnings"] = [w[:300] for w in r["warnings"][:10]]
+            r["printed"] = r["printed"][:MAX_TEXT]
+            if r["error"] is not None:
+                r["error"] = r["error"][:MAX_TEXT]
             returned = r.get("returned")
             if r["status"] == "ok":
                 if not (isinstance(returned, dict) and isinstance(returned.get("tuple"), bool)
@@ -238,36 +257,19 @@ def _validate(results):
                 raise TypeError("a failed call returned something")
 
 
-def _validate_item(item):
+def _validate_item(item, nested=True):
     kind = item.get("kind") if isinstance(item, dict) else None
     if kind == "array" and isinstance(item.get("value"), np.ndarray):
+        return
+    if kind == "tuple" and nested and isinstance(item.get("items"), list):
+        for inner in item["items"]:
+            _validate_item(inner, nested=False)
         return
     if kind == "float" and isinstance(item.get("value"), (int, float)) and \
             not isinstance(item.get("value"), bool):
         item["value"] = float(item["value"])
         return
     if kind == "other" and isinstance(item.get("type"), str):
+        item["type"] = item["type"][:200]
         return
     raise TypeError("a returned item is malformed")
-
-
-def _killpg(pid):
-    for kill in (os.killpg, os.kill):
-        try:
-            kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError, OSError):
-            pass
-
-
-def _children(ppid):
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[1] == ppid:
-                pids.append(int(entry))
-    return pids

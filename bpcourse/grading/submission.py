@@ -15,6 +15,7 @@ import ast
 from dataclasses import dataclass, field
 import json
 from pathlib import Path
+import re
 
 MAX_FILE_BYTES = 20 * 2**20
 
@@ -35,11 +36,13 @@ class Submission:
     units: list = field(default_factory=list)
     problems: list = field(default_factory=list)   # notes for the feedback
     defined: dict = field(default_factory=dict)    # exercise name -> unit name that defines it
+    broken: dict = field(default_factory=dict)     # exercise name -> why its code cannot run
     uses_reference: dict = field(default_factory=dict)  # exercise name -> explanation
 
 
 def student_id(path):
-    path = Path(path)
+    """The file's stem or the folder's name (of the resolved path: `.` is its folder)."""
+    path = Path(path).resolve()
     return path.name if path.is_dir() else path.stem
 
 
@@ -109,9 +112,12 @@ def _add_unit(sub, name, source, names, imports_only, notebook=False):
     try:
         tree = ast.parse(source, name)
     except SyntaxError as e:
-        defines = [n for n in names if f"def {n}(" in source]
+        defines = [n for n in names if re.search(rf"^\s*def\s+{n}\s*\(", source, re.MULTILINE)]
         what = f" (so {', '.join(defines)} cannot be graded)" if defines else ""
-        sub.problems.append(f"{name}: syntax error at line {e.lineno}: {e.msg}{what}")
+        problem = f"{name}: syntax error at line {e.lineno}: {e.msg}"
+        sub.problems.append(problem + what)
+        for n in defines:
+            sub.broken[n] = problem
         return
     defines_exercise = any(isinstance(s, ast.FunctionDef) and s.name in names for s in tree.body)
     keep = []

@@ -44,22 +44,24 @@ def function_source(name, source=None):
     return "\n".join(source.splitlines()[first - 1:last]) + "\n"
 
 
-def replace_functions(replacements, source=None):
+def replace_functions(replacements, source=None, validate=True):
     """``correct.py`` with each function of ``replacements`` ({name: code}) replaced by code
-    (dedented; it may define helpers and import modules too).  A replacement of None deletes."""
+    (dedented; it may define helpers and import modules too).  A replacement of None deletes.
+    ``validate=False`` allows a result that is not valid Python (a syntax error on purpose)."""
     source = source if source is not None else correct_source()
     for name, code in replacements.items():
         lines = source.splitlines()
         first, last = function_span(source, name)
         new = [] if code is None else textwrap.dedent(code).strip("\n").splitlines()
         source = "\n".join(lines[:first - 1] + new + lines[last:]) + "\n"
-    ast.parse(source)  # the catalogue itself must be valid Python
+    if validate:
+        ast.parse(source)  # the catalogue itself must be valid Python
     return source
 
 
-def write_py(path, replacements=None):
+def write_py(path, replacements=None, validate=True):
     path = Path(path)
-    path.write_text(replace_functions(replacements or {}), encoding="utf-8")
+    path.write_text(replace_functions(replacements or {}, validate=validate), encoding="utf-8")
     return path
 
 
@@ -105,7 +107,8 @@ def exercise_cells(names=EXERCISES, replacements=None, check_cells=True):
 class Wrong:
     exercise: str
     code: str
-    hint: str          # words the feedback of ``exercise`` must contain (whitespace-normalised)
+    hint: str          # words the feedback of ``exercise`` must contain (whitespace and case
+                       # are ignored)
 
 
 WRONG = {
@@ -214,7 +217,17 @@ WRONG = {
     "sgd_ascent": Wrong("sgd_step", """
         def sgd_step(w, dw, lr):
             return w + lr * dw
-        """, "gradient DEscent steps against the gradient"),
+        """, "steps against the gradient"),
+    # a broken forward must cost the forward only: its backward is also tested on the
+    # reference's cache
+    "dense_forward_transposes_W": Wrong("dense_forward", """
+        def dense_forward(X, W, b):
+            return X @ W.T + b, (X, W, b)
+        """, "a matrix product with mismatched shapes"),
+    "relu_forward_without_cache": Wrong("relu_forward", """
+        def relu_forward(Z):
+            return np.maximum(Z, 0)
+        """, "should return a tuple"),
 }
 
 

@@ -63,7 +63,8 @@ def _backward_cases(backward, forward, kink_free=False):
 
 relu_forward = Exercise(
     name="relu_forward", notebook="01_forward_pass",
-    signature="relu_forward(Z) -> (A, cache)", arg_names=("Z",), outputs=("A", None),
+    signature="relu_forward(Z) -> (A, cache)", arg_names=("Z",), outputs=("A", "cache"),
+    cache="Z",
     make_cases=_forward_cases("relu_forward", 1e3),
     mistakes=[
         Mistake("np.max(Z, 0) takes the maximum along axis 0 (one number per column); "
@@ -90,7 +91,8 @@ relu_backward = Exercise(
 
 sigmoid_forward = Exercise(
     name="sigmoid_forward", notebook="01_forward_pass",
-    signature="sigmoid_forward(Z) -> (A, cache)", arg_names=("Z",), outputs=("A", None),
+    signature="sigmoid_forward(Z) -> (A, cache)", arg_names=("Z",), outputs=("A", "cache"),
+    cache="A",
     make_cases=_forward_cases("sigmoid_forward", 1e3),
     mistakes=[
         Mistake("e^(−Z) overflows for very negative Z (and e^Z for very positive Z): beyond "
@@ -118,7 +120,8 @@ sigmoid_backward = Exercise(
 
 tanh_forward = Exercise(
     name="tanh_forward", notebook="01_forward_pass",
-    signature="tanh_forward(Z) -> (A, cache)", arg_names=("Z",), outputs=("A", None),
+    signature="tanh_forward(Z) -> (A, cache)", arg_names=("Z",), outputs=("A", "cache"),
+    cache="A",
     make_cases=_forward_cases("tanh_forward", 1e3),
     mistakes=[
         Mistake("(e^Z − e^−Z)/(e^Z + e^−Z) overflows for large |Z|: use np.tanh(Z).",

@@ -52,7 +52,8 @@ def _bn_no_affine(X, gamma, beta, eps=1e-5):
 batchnorm_forward = Exercise(
     name="batchnorm_forward", notebook="07_batch_normalization",
     signature="batchnorm_forward(X, gamma, beta, eps=1e-5) -> (out, cache)",
-    arg_names=("X", "gamma", "beta", "eps"), outputs=("out", None),
+    arg_names=("X", "gamma", "beta", "eps"), outputs=("out", "cache"),
+    cache=("X", "X_hat", "mu", "var", "gamma", "eps"),
     make_cases=forward_cases,
     mistakes=[
         Mistake("training-mode batch norm uses the BIASED batch variance (divide by N, "
@@ -141,6 +142,9 @@ batchnorm_backward = Exercise(
                 "X̂ · mean(dX̂ · X̂) over the batch.", fn=_bn_no_var_path),
         Mistake("the variance of the forward pass divides by N, so its derivative carries "
                 "2(x − μ)/N, not 2(x − μ)/(N − 1).", fn=_bn_n_minus_1),
+        Mistake("dX̂ = dout · gamma: the factor gamma is missing (out = gamma · X̂ + beta).",
+                fn=lambda dout, c: layers.batchnorm_backward(dout / c[4], c)[:1]
+                + layers.batchnorm_backward(dout, c)[1:]),
         Mistake("dgamma and dbeta are swapped: dgamma = Σₙ dout·X̂, dbeta = Σₙ dout.",
                 fn=_bn_swapped),
         Mistake("gamma multiplies X̂, so dgamma = Σₙ dout·X̂ (the X̂ factor is missing).",

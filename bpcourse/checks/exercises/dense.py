@@ -27,7 +27,7 @@ dense_forward = Exercise(
     notebook="01_forward_pass",
     signature="dense_forward(X, W, b) -> (Z, cache)",
     arg_names=("X", "W", "b"),
-    outputs=("Z", None),
+    outputs=("Z", "cache"), cache=("X", "W", "b"),
     make_cases=forward_cases,
     mistakes=[
         Mistake("the bias is missing: Z = X W + b, with b (M,) broadcast over the N rows.",

@@ -57,6 +57,12 @@ def _judge_forward(case, got, expected):
                            hint="inverted dropout scales the kept units by 1/(1 − p) in training, "
                                 "so that the expected output equals X and eval mode needs no change.")
         if np.allclose(out64[kept], X64[kept] / p, rtol=tol, atol=0):
+            kept_rate = kept.sum() / kept.size
+            if abs(kept_rate - p) <= 5 * np.sqrt(p * (1 - p) / kept.size):
+                return Failure(f"kept units are X/p and {kept_rate:.1%} of them were kept",
+                               hint="p is the probability of DROPPING a unit (PyTorch's "
+                                    "convention), not of keeping it: keep a unit where "
+                                    "rng.random(X.shape) >= p and scale it by 1/(1 − p).")
             return Failure("kept units are X/p", hint="p is the probability of DROPPING a unit "
                            "(PyTorch's convention): scale the kept ones by 1/(1 − p), not 1/p.")
         return Failure("every output must be 0 (dropped) or X/(1 − p) (kept); some are neither")
@@ -95,7 +101,7 @@ def _judge_forward(case, got, expected):
 dropout_forward = Exercise(
     name="dropout_forward", notebook="08_dropout",
     signature="dropout_forward(X, p, rng) -> (out, cache)",
-    arg_names=("X", "p", "rng"), outputs=("out", "cache"),
+    arg_names=("X", "p", "rng"), outputs=("out", "cache"), cache="mask",
     make_cases=forward_cases,
 )
 

@@ -25,8 +25,8 @@ sgd_step = Exercise(
     name="sgd_step", notebook="09_optimizers",
     signature="sgd_step(w, dw, lr) -> w_new", arg_names=("w", "dw", "lr"), outputs=("w_new",),
     make_cases=sgd_cases,
-    mistakes=[Mistake("gradient DEscent steps against the gradient: w − lr·dw.",
-                      fn=lambda w, dw, lr: w + lr * dw)],
+    mistakes=[Mistake("gradient descent steps against the gradient: w_new = w − lr·dw "
+                      "(yours adds lr·dw).", fn=lambda w, dw, lr: w + lr * dw)],
 )
 
 
@@ -73,6 +73,9 @@ sgd_momentum_step = Exercise(
                 "PyTorch's momentum adds the whole gradient: v ← μv + dw.", fn=_momentum_dampened),
         Mistake("update the velocity first, then step with the NEW velocity: w ← w − lr·v_new.",
                 fn=_momentum_old_velocity),
+        Mistake("the step is scaled by the learning rate: w ← w − lr·v (lr is missing).",
+                fn=lambda w, dw, velocity, lr, momentum=0.9:
+                (w - (momentum * velocity + dw), momentum * velocity + dw)),
     ],
 )
 
@@ -91,8 +94,8 @@ def adam_cases(rng, given):
         cases.append(Case(f"step t = {t} ({label}) with non-zero moments and betas (0.8, 0.99)",
                           [call("adam_step", w, dw, m, v, t, 0.005, 0.8, 0.99)]))
     s = _shape(rng)
-    cases.append(Case("tiny gradients (1e-10), t = 1: where eps matters",
-                      [call("adam_step", normal(rng, s), normal(rng, s, scale=1e-10),
+    cases.append(Case("tiny gradients (1e-10), t = 1, w = 0: where eps matters",
+                      [call("adam_step", np.zeros(s), normal(rng, s, scale=1e-10),
                             np.zeros(s), np.zeros(s), 1)]))
     return cases
 
@@ -120,8 +123,11 @@ adam_step = Exercise(
         Mistake("eps goes after the square root: w ← w − lr·m̂ / (√v̂ + eps), as in the paper "
                 "and PyTorch (√(v̂ + eps) takes steps far too small for tiny gradients).",
                 fn=lambda *a, **k: _adam(*a, **k, eps_inside=True)),
-        Mistake("t is the 1-based step number: the bias correction uses β₁ᵗ and β₂ᵗ as given "
-                "(not t + 1).", fn=lambda *a, **k: _adam(*a, **k, t_offset=1)),
+        Mistake("t is the 1-based step number: the bias correction uses β₁ᵗ and β₂ᵗ with t "
+                "as given (not t+1).", fn=lambda *a, **k: _adam(*a, **k, t_offset=1)),
+        Mistake("use the arguments lr, beta1, beta2 and eps, not fixed numbers: the check "
+                "passes other values than the defaults.",
+                fn=lambda w, dw, m, v, t, *rest, **k: _adam(w, dw, m, v, t)),
         Mistake("the second moment averages the SQUARED gradient: v ← β₂v + (1 − β₂)·dw².",
                 fn=lambda *a, **k: _adam(*a, **k, square=False)),
         Mistake("return the raw moments m and v (the optimizer's state); the bias-corrected "

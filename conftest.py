@@ -1,6 +1,7 @@
 """Shared test setup: keep the course's "your functions" store and BLAS threads under control.
 
-Notebook kernels started by nbval inherit this environment.
+Notebook kernels started by nbval inherit this environment; at the root so that it also
+applies to the solution notebooks, which pytest collects from solutions/.
 """
 
 import os
