@@ -19,7 +19,7 @@ def small_model(seed=0, d_in=2, classes=3):
 def readme_example():
     """The example of README.md, as code: returns its Python source."""
     text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    return text.split("## The model API in ten lines")[1].split("```python\n")[1].split("```")[0]
+    return text.split("## The model API in a dozen lines")[1].split("```python\n")[1].split("```")[0]
 
 
 def test_readme_digits_example_reaches_97_percent(monkeypatch):

@@ -18,7 +18,8 @@ exercise's calls through ``driver.run_calls`` and writes the outputs, as JSON an
 limit, with its process group and any orphan.  The grading process, which never runs
 submitted code, reads the outputs and judges them.
 
-Standard library and numpy only; ``driver.py`` and ``landlock.py`` are loaded by path.
+Standard library and numpy only; ``driver.py``, ``landlock.py`` and ``processes.py`` are
+loaded by path.
 """
 
 import ast
@@ -152,49 +153,6 @@ def _wait(pid, timeout):
         delay = min(delay * 2, 0.01)
 
 
-def _kill_group(pid):
-    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-        try:
-            target()
-        except OSError:
-            pass
-
-
-def _children():
-    """This process's children (orphans re-parented to it included)."""
-    me = os.getpid()
-    try:
-        with open(f"/proc/{me}/task/{me}/children") as f:
-            return [int(pid) for pid in f.read().split()]
-    except OSError:  # no such file on this kernel: scan /proc
-        children = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat") as f:
-                        fields = f.read().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if fields[1] == str(me):
-                    children.append(int(entry))
-        return children
-
-
-def _reap_orphans():
-    """Kill and reap every remaining child: orphans re-parented to this subreaper."""
-    for _ in range(50):
-        children = _children()
-        if not children:
-            return
-        for pid in children:
-            _kill_group(pid)
-        for pid in children:
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
-
-
 def main(workdir, report_fd):
     job = json.load(sys.stdin)
     out_dir = os.path.join(workdir, "out")
@@ -203,6 +161,7 @@ def main(workdir, report_fd):
     sys.meta_path.insert(0, _NoBpcourse())
     driver = _load("bpcourse_grading_driver", os.path.join(HERE, "..", "checks", "driver.py"))
     landlock = _load("bpcourse_grading_landlock", os.path.join(HERE, "landlock.py"))
+    processes = _load("bpcourse_grading_processes", os.path.join(HERE, "processes.py"))
     import numpy as np  # before the restriction: numpy may write caches on first import
 
     writable = [out_dir, os.path.join(workdir, "cwd")]
@@ -234,7 +193,7 @@ def main(workdir, report_fd):
         elapsed = time.monotonic() - start
         if status is None:
             state = {"state": "timeout", "detail": f"did not finish within {job['timeout']:g} s"}
-            _kill_group(pid)
+            processes.kill(pid)
             os.waitpid(pid, 0)
         elif not os.path.exists(os.path.join(out_dir, f"{exercise}.json")):
             if os.WIFSIGNALED(status):
@@ -250,8 +209,8 @@ def main(workdir, report_fd):
             state = {"state": "done"}
         state["seconds"] = round(elapsed, 4)
         _write_json(os.path.join(out_dir, f"{exercise}.status"), state)
-        _kill_group(pid)  # anything the child left behind in its group
-        _reap_orphans()
+        processes.kill(pid)  # anything the child left behind in its group
+        processes.reap_all()
 
 
 if __name__ == "__main__":

@@ -25,30 +25,17 @@ PR_SET_CHILD_SUBREAPER = 36
 CGROUP_V1 = "/sys/fs/cgroup"
 
 
-def _children():
-    me = os.getpid()
-    try:
-        with open(f"/proc/{me}/task/{me}/children") as f:
-            return [int(p) for p in f.read().split()]
-    except OSError:
-        pids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat") as f:
-                        if f.read().rsplit(")", 1)[1].split()[1] == str(me):
-                            pids.append(int(entry))
-                except OSError:
-                    continue
-        return pids
+def _load_processes():
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "processes.py")
+    spec = importlib.util.spec_from_file_location("bpcourse_grading_processes", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _kill(pid):
-    for kill in (os.killpg, os.kill):
-        try:
-            kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+processes = _load_processes()
 
 
 def _cgroups(max_procs, memory_mb):
@@ -85,7 +72,7 @@ def _empty(folders):
             if not pids:
                 break
             for pid in pids:
-                _kill(pid)
+                processes.kill(pid)
             time.sleep(0.01)
         try:
             parent = os.path.dirname(folder)
@@ -112,25 +99,15 @@ def main(workdir, seconds, max_procs, memory_mb, report_fd):
                             pass_fds=(report_fd,), start_new_session=True,
                             cwd=os.path.join(workdir, "cwd"))
     os.close(report_fd)  # only the runner holds the report pipe now
-    signal.signal(signal.SIGTERM, lambda *_: (_kill(proc.pid), sys.exit(1)))
+    signal.signal(signal.SIGTERM, lambda *_: (processes.kill(proc.pid), sys.exit(1)))
     try:
         proc.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
         pass
     finally:
-        _kill(proc.pid)
+        processes.kill(proc.pid)
         proc.wait()
-        for _ in range(50):  # orphans come to us: kill and reap until none is left
-            pids = _children()
-            if not pids:
-                break
-            for pid in pids:
-                _kill(pid)
-            for pid in pids:
-                try:
-                    os.waitpid(pid, 0)
-                except ChildProcessError:
-                    pass
+        processes.reap_all()  # orphans come to us: kill and reap until none is left
         _empty(folders)
 
 
