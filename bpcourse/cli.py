@@ -13,9 +13,10 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"bpcourse {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from . import assign
+    from . import assign, launch
     from .grading import bundle, grade
 
+    launch.add_parser(subparsers)
     assign.add_parser(subparsers)
     grade.add_parser(subparsers)
     bundle.add_parser(subparsers)

@@ -29,3 +29,19 @@ def test_no_arguments_prints_help():
 def test_unknown_command_is_a_usage_error():
     r = run("frobnicate")
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_open_builds_the_jupyter_lab_command(monkeypatch):
+    from bpcourse import launch
+
+    monkeypatch.setattr(launch.os, "geteuid", lambda: 1000)
+    cmd = launch.command("notebooks", ["--port", "8890"])
+    assert cmd[1:] == ["lab", "notebooks", "--port", "8890"] and cmd[0].endswith("jupyter")
+    monkeypatch.setattr(launch.os, "geteuid", lambda: 0)  # JupyterLab refuses root without this
+    assert launch.command("notebooks")[-1] == "--allow-root"
+
+
+def test_open_without_a_notebooks_folder_is_a_usage_error(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "bpcourse", "open", str(tmp_path / "nowhere")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "no folder" in r.stderr
