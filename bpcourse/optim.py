@@ -15,6 +15,7 @@ import numbers
 
 import numpy as np
 
+from . import _fast
 from . import _validate as check
 
 
@@ -78,20 +79,47 @@ def _check_state(*named):
 # ---------------------------------------------------------------- classes over parameters
 
 class Optimizer:
-    """Base class: holds a list of parameters (objects with ``.data`` and ``.grad``)."""
+    """Base class: holds a list of parameters (objects with ``.data`` and ``.grad``).
+
+    ``step()`` computes what calling the step functions above on every parameter computes
+    (``_step_with_functions`` is that loop, and runs when a parameter is unusual), to the last
+    bits of rounding; it does so in place, in reused buffers, piece by piece
+    (``bpcourse._fast``), which is several times faster on large parameters.
+    """
 
     def __init__(self, params):
         self.params = list(params)
         if not self.params:
             raise ValueError("the optimizer got an empty parameter list; pass model.parameters()")
+        self._pieces = _fast.PieceWise()
 
     def zero_grad(self):
         """Set every parameter's gradient to zero (gradients accumulate, as in PyTorch)."""
         for p in self.params:
-            p.grad[...] = 0
+            if hasattr(p, "zero_grad"):
+                p.zero_grad()   # a bpcourse.nn.Parameter zeroes lazily, see its docstring
+            else:
+                p.grad[...] = 0
 
     def step(self):
         raise NotImplementedError
+
+    def _in_place_groups(self, *states):
+        """``(p.data, p.grad, *state)`` for every parameter, for the in-place update; None when
+        an array is not contiguous or differs from p.data in shape or dtype (then the step
+        functions run instead, and report what is wrong)."""
+        groups = [(p.data, p.grad, *(state[i] for state in states))
+                  for i, p in enumerate(self.params)]
+        return groups if all(_fits_in_place(group) for group in groups) else None
+
+
+def _fits_in_place(group):
+    w = group[0]
+    return all(isinstance(a, np.ndarray) and a.flags.c_contiguous and a.shape == w.shape
+               and a.dtype == w.dtype for a in group) and w.dtype in (np.float32, np.float64)
+
+
+_GRADIENT = (1,)  # the position of p.grad in a group: only read, never written back
 
 
 class SGD(Optimizer):
@@ -104,6 +132,18 @@ class SGD(Optimizer):
         self.velocities = [np.zeros_like(p.data) for p in self.params]
 
     def step(self):
+        if self.momentum:
+            groups = self._in_place_groups(self.velocities)
+            update, args = _fast.sgd_momentum_update, (self.lr, self.momentum)
+        else:
+            groups = self._in_place_groups()
+            update, args = _fast.sgd_update, (self.lr,)
+        if groups is None:
+            self._step_with_functions()
+        else:
+            self._pieces.run(update, groups, *args, read_only=_GRADIENT)
+
+    def _step_with_functions(self):
         for i, p in enumerate(self.params):
             if self.momentum:
                 p.data[...], self.velocities[i] = sgd_momentum_step(
@@ -127,6 +167,14 @@ class Adam(Optimizer):
 
     def step(self):
         self.t += 1
+        groups = self._in_place_groups(self.m, self.v)
+        if groups is None:
+            self._step_with_functions()
+        else:
+            self._pieces.run(_fast.adam_update, groups, self.t, self.lr, *self.betas, self.eps,
+                             read_only=_GRADIENT)
+
+    def _step_with_functions(self):
         for i, p in enumerate(self.params):
             p.data[...], self.m[i], self.v[i] = adam_step(
                 p.data, p.grad, self.m[i], self.v[i], self.t,

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _fast
 from .data import minibatches
-from .losses import softmax_cross_entropy
+from .losses import _check_logits, softmax_cross_entropy
+from .nn import backward_without_input_grad
 
 
 class TrainingDiverged(FloatingPointError):
@@ -133,10 +135,12 @@ def _train_one_epoch(model, X, y, optimizer, batch_size, rng, epoch, history):
             if not np.all(np.isfinite(Z)):
                 _diverged("the network's outputs became NaN or infinite", epoch, i, n_batches,
                           optimizer, history)
-            loss, dZ = softmax_cross_entropy(Z, yb)
+            _check_logits(Z, "the model's output")
+            # the fused loss of bpcourse._fast: the labels were checked once, by fit
+            loss, dZ = _fast.softmax_cross_entropy(Z, yb)
             if not np.isfinite(loss):
                 _diverged(f"the loss became {loss}", epoch, i, n_batches, optimizer, history)
-            model.backward(dZ)
+            backward_without_input_grad(model, dZ)  # as PyTorch: no gradient for the data
             optimizer.step()
             total_loss += loss * len(yb)
             total_correct += np.count_nonzero(Z.argmax(axis=1) == yb)

@@ -1,0 +1,248 @@
+"""The live training dashboard: ``fit`` with a progress bar, loss and accuracy curves redrawn
+after every epoch in the same place, and a Stop button.
+
+    dashboard = TrainingDashboard(model, X_train, y_train, optimizer, epochs=20,
+                                  validation_data=(X_test, y_test), rng=0)
+    dashboard.start()          # trains in a background thread; shows the dashboard
+    ...
+    history = dashboard.wait() # blocks until training ends; returns fit's History
+
+Why a thread: a Jupyter kernel handles a button click only between cells, so a Stop button
+can only work while no cell is running — ``start()`` returns at once and the training runs
+beside the kernel.  ``dashboard.run()`` trains in the foreground instead (the cell runs until
+the end; stop it with the kernel's interrupt, ■).  Either way, stopping keeps the history of
+the epochs completed so far (``history.interrupted`` is then True), and a kernel interrupt
+while ``wait()`` blocks stops the training too.
+
+The dashboard is a ``fit`` callback (``callbacks=[dashboard]``): after each epoch it updates
+the progress bar and the status line, redraws the figure (one PNG in one ``Image`` widget,
+never a new output) and, when Stop was pressed, raises ``StopTraining`` to end ``fit``.
+"""
+
+import threading
+import time
+
+import ipywidgets as widgets
+import numpy as np
+
+from ._common import figure_png, log_axis, new_figure
+
+
+class StopTraining(Exception):
+    """Raised by the dashboard's callback after an epoch when the Stop button was pressed."""
+
+
+class TrainingDashboard(widgets.VBox):
+    """Train with ``bpcourse.training.fit`` and watch it: progress, curves, Stop.
+
+    The arguments are ``fit``'s (``progress`` is off: the dashboard is the progress bar).
+    Widgets: ``progress`` (IntProgress, epochs), ``stop_button``, ``status`` (HTML),
+    ``image`` (the loss/accuracy figure).  State: ``history`` (fit's History, growing
+    epoch by epoch), ``state`` ("ready", "running", "stopping", "done", "stopped",
+    "interrupted", "failed"), ``redraws`` (how often the figure was drawn), ``error``.
+    """
+
+    def __init__(self, model, X, y, optimizer, epochs=10, batch_size=64, validation_data=None,
+                 rng=None, title="training"):
+        w = widgets
+        self.model, self.X, self.y, self.optimizer = model, X, y, optimizer
+        self.epochs, self.batch_size = int(epochs), batch_size
+        self.validation_data, self.rng, self.title = validation_data, rng, title
+        self.progress = w.IntProgress(value=0, min=0, max=self.epochs, description=f"0/{self.epochs}",
+                                      bar_style="info", style={"description_width": "60px"},
+                                      layout=w.Layout(width="420px"))
+        self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger",
+                                    tooltip="stop after the current epoch, keeping the history",
+                                    disabled=True, layout=w.Layout(width="90px"))
+        self.status = w.HTML(self._status_html("ready: call start() (or run())"))
+        self.image = w.Image(format="png", layout=w.Layout(max_width="100%"))
+        self.stop_button.on_click(lambda _: self.stop("the Stop button"))
+        self.history = None
+        self.state = "ready"
+        self.error = None
+        self.stop_reason = None
+        self.redraws = 0
+        self._stop = threading.Event()
+        self._thread = None
+        self._t0 = None
+        self._fig = new_figure((10, 3.3))
+        self._axes = self._fig.subplots(1, 2)
+        self._fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.88, wspace=0.22)
+        self._draw(None)
+        super().__init__([w.HBox([self.progress, self.stop_button]), self.status, self.image])
+        self.add_class("bp-dashboard")
+
+    # ------------------------------------------------------------------ training
+
+    def run(self):
+        """Train in the foreground (this cell runs until the end); returns the History.
+
+        The Stop button cannot be clicked while a cell runs: use the kernel's interrupt (■),
+        which ``fit`` turns into a return with the history so far.
+        """
+        self._begin()
+        try:
+            history = self._fit()
+        except StopTraining:
+            history = self._stopped()
+        except Exception as e:
+            self._end("failed", e)
+            raise
+        self.history = history
+        if self.state == "stopping":
+            self._end("stopped")
+        else:
+            self._end("interrupted" if history.interrupted else "done")
+        return history
+
+    def start(self):
+        """Train in a background thread and return at once (the Stop button works); returns
+        the dashboard, so that ``dashboard.start()`` at the end of a cell shows it."""
+        if self.running or (self._thread is not None and self._thread.is_alive()):
+            raise RuntimeError("this dashboard is already training; stop() or wait() first")
+        self._begin()
+        self._thread = threading.Thread(target=self._background, name="bpcourse-dashboard",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, reason="stop()"):
+        """Ask the training to stop after the current epoch (the history is kept)."""
+        if self.state == "running":
+            self.stop_reason = reason
+            self._stop.set()
+            self.state = "stopping"
+            self.stop_button.disabled = True
+            self.status.value = self._status_html(f"stopping after this epoch ({reason}) …")
+
+    def wait(self, timeout=None):
+        """Block until the background training ends; returns the History.
+
+        A kernel interrupt (■) while this waits stops the training after the current epoch
+        and returns the history so far.  Raises what ``fit`` raised (e.g. TrainingDiverged).
+        """
+        if self._thread is not None:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            try:
+                while self._thread.is_alive():
+                    self._thread.join(0.05)
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise TimeoutError(f"training still running after {timeout} s")
+            except KeyboardInterrupt:
+                self.stop("a kernel interrupt")
+                self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.history
+
+    @property
+    def running(self):
+        return self.state in ("running", "stopping")
+
+    def _fit(self):
+        from ..training import fit
+
+        return fit(self.model, self.X, self.y, self.optimizer, epochs=self.epochs,
+                   batch_size=self.batch_size, validation_data=self.validation_data, rng=self.rng,
+                   progress=False, callbacks=[self])
+
+    def _background(self):
+        try:
+            self.history = self._fit()
+            state = "stopped" if self.history.interrupted else "done"
+        except StopTraining:
+            self._stopped()
+            state = "stopped"
+        except BaseException as e:   # reported by the status line and re-raised by wait()
+            self._end("failed", e)
+            return
+        self._end(state)
+
+    def _stopped(self):
+        if self.history is not None:
+            self.history.interrupted = True
+        return self.history
+
+    def _begin(self):
+        self._stop.clear()
+        self.state, self.error, self.stop_reason, self.history = "running", None, None, None
+        self._t0 = time.perf_counter()
+        self.progress.value, self.progress.bar_style = 0, "info"
+        self.progress.description = f"0/{self.epochs}"
+        self.stop_button.disabled = False
+        self.status.value = self._status_html(f"{self.title}: epoch 1 of {self.epochs} …")
+
+    def _end(self, state, error=None):
+        self.state, self.error = state, error
+        self.stop_button.disabled = True
+        n = len(self.history.epoch) if self.history is not None else 0
+        seconds = time.perf_counter() - self._t0
+        if state == "done":
+            self.progress.bar_style = "success"
+            text = f"done: {n} epochs in {seconds:.1f} s"
+        elif state == "failed":
+            self.progress.bar_style = "danger"
+            text = f"failed after {n} epochs: {type(error).__name__}: {error}"
+        else:
+            self.progress.bar_style = "warning"
+            how = self.stop_reason or "a kernel interrupt"
+            text = (f"stopped by {how} after epoch {n} of {self.epochs}: the history of the "
+                    f"{n} completed epochs is kept")
+        self.status.value = self._status_html(text)
+
+    # ------------------------------------------------------------------ the callback
+
+    def __call__(self, history):
+        """``fit``'s callback, after every epoch: show the epoch, redraw, maybe stop."""
+        self.history = history
+        n = len(history.epoch)
+        self.progress.value = n
+        self.progress.description = f"{n}/{self.epochs}"
+        parts = [f"epoch {n} of {self.epochs}", f"loss {history.loss[-1]:.4f}",
+                 f"accuracy {history.accuracy[-1]:.4f}"]
+        if history.val_loss:
+            parts += [f"val_loss {history.val_loss[-1]:.4f}",
+                      f"val_accuracy {history.val_accuracy[-1]:.4f}"]
+        if self._t0 is not None:   # (None when the dashboard is only a callback of your own fit)
+            parts.append(f"{(time.perf_counter() - self._t0) / max(n, 1):.2f} s per epoch")
+        if self.state != "stopping":
+            self.status.value = self._status_html(" · ".join(parts))
+        self._draw(history)
+        if self._stop.is_set():
+            raise StopTraining(f"stopped by {self.stop_reason} after epoch {n}")
+
+    # ------------------------------------------------------------------ drawing
+
+    def _draw(self, history):
+        from matplotlib.ticker import MaxNLocator
+
+        for ax in self._axes:
+            ax.clear()
+        if history is not None and history.epoch:
+            history.plot(axes=self._axes)
+            if np.all(np.asarray(history.loss) > 0):
+                log_axis(self._axes[0], [history.loss, history.val_loss], min_decades=1.0)
+                self._axes[0].set_title("loss (log scale)")
+        else:
+            for ax, name in zip(self._axes, ("loss", "accuracy")):
+                ax.set_title(name)
+                ax.set_xlabel("epoch")
+                ax.grid(alpha=0.3)
+        n = len(history.epoch) if history is not None else 0
+        # a short run shows its whole length from the start; a long one grows as it goes
+        last = self.epochs if self.epochs <= 50 else max(10, int(n * 1.25) + 1)
+        for ax in self._axes:
+            ax.set_xlim(0.5, max(last, 2) + 0.5)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        self.image.value = figure_png(self._fig)
+        self.redraws += 1
+
+    @staticmethod
+    def _status_html(text):
+        from html import escape
+
+        return f"<div class='bp-status' style='font-size:12px;color:#333'>{escape(text)}</div>"
+
+    def __repr__(self):
+        return (f"TrainingDashboard({self.epochs} epochs): progress, loss and accuracy per epoch, "
+                f"Stop button")
