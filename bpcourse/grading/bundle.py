@@ -20,6 +20,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 if ! python3 -m pip --version >/dev/null 2>&1; then
   apt-get update && apt-get install -y python3-pip
 fi
+# Newer Ubuntu images mark the system Python as externally managed (PEP 668); this image
+# exists only to grade, so install into it anyway.
+export PIP_BREAK_SYSTEM_PACKAGES=1
 python3 -m pip install --upgrade pip
 python3 -m pip install "$here/bpcourse-src"
 """
