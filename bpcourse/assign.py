@@ -11,8 +11,9 @@ In a solution notebook, an exercise is a code cell with a region between nbgrade
         ### END SOLUTION
 
 The student version replaces the region by a stub that raises ``NotImplementedError`` with
-the ``# HINT:`` line (or a default), and clears the outputs of exercise cells and of the
-cells that ``check(...)`` them.  A region in a Markdown cell becomes "YOUR ANSWER HERE".
+a nudge: for a course exercise the first level of its hints (``bpcourse.checks``), which
+``hint(name)`` continues; otherwise the region's ``# HINT:`` line (or a default).  It clears
+the outputs of exercise cells and of the cells that ``check(...)`` them.  A region in a Markdown cell becomes "YOUR ANSWER HERE".
 
 Instructors choose exercises and points in the cell metadata (nbgrader's ``points`` is
 read too)::
@@ -84,12 +85,25 @@ def stub_source(source, cell_type, where):
             out.append("YOUR ANSWER HERE")
         else:
             function = _enclosing_function(lines, begin)
-            message = hint or (f"implement {function}: see the derivation above" if function
-                               else "your code here")
+            message = hint or _nudge(function) or (
+                f"implement {function}: see the derivation above" if function else "your code here")
             out += [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError({message!r})"]
         last = end + 1
     out += lines[last:]
     return "\n".join(out) + ("\n" if source.endswith("\n") else "")
+
+
+def _nudge(function):
+    """The stub's message for a course exercise: the first level of its hints (a nudge, never
+    the formula), and where the next levels are."""
+    if function is None:
+        return None
+    from .checks.registry import EXERCISES
+
+    ex = EXERCISES.get(function)
+    if ex is None or not ex.hints:
+        return None
+    return f"implement {function}: {ex.hints[0]} (hint({function!r}) for more)"
 
 
 def _enclosing_function(lines, at):

@@ -110,12 +110,24 @@ def test_a_region_becomes_a_stub_with_the_hint_and_the_rest_is_kept(course):
     assert cell.source == DENSE_STUB
 
 
-def test_the_default_hint_names_the_function(course):
+def test_a_course_exercise_without_a_hint_line_gets_its_first_hint_level(course):
+    from bpcourse.checks import EXERCISES
+
     sol, nbs = course
     A.assign(sol, nbs)
     source = student(nbs, "02_relu.ipynb").cells[1].source
+    nudge = EXERCISES["relu_forward"].hints[0]
     assert source == ("def relu_forward(Z):\n    # YOUR CODE HERE\n"
-                      "    raise NotImplementedError('implement relu_forward: see the derivation above')")
+                      f"    raise NotImplementedError({f'implement relu_forward: {nudge} (hint({chr(39)}relu_forward{chr(39)}) for more)'!r})")
+
+
+def test_another_function_without_a_hint_line_gets_a_default_that_names_it(tmp_path):
+    sol = tmp_path / "solutions"
+    write_nb(sol, "01_mine.ipynb", [code("def my_layer(X):\n    ### BEGIN SOLUTION\n    return X\n"
+                                         "    ### END SOLUTION", exercise="my_layer")])
+    A.assign(sol, tmp_path / "notebooks")
+    source = student(tmp_path / "notebooks", "01_mine.ipynb").cells[0].source
+    assert "raise NotImplementedError('implement my_layer: see the derivation above')" in source
 
 
 def test_indentation_is_preserved_and_every_region_is_replaced(tmp_path):
@@ -129,7 +141,7 @@ def test_indentation_is_preserved_and_every_region_is_replaced(tmp_path):
         return dout
 
 
-def sgd_step(w, dw, lr):
+def my_step(w, dw, lr):
     ### BEGIN SOLUTION
     return w - lr * dw
     ### END SOLUTION'''
@@ -145,9 +157,9 @@ def sgd_step(w, dw, lr):
         return dout
 
 
-def sgd_step(w, dw, lr):
+def my_step(w, dw, lr):
     # YOUR CODE HERE
-    raise NotImplementedError('implement sgd_step: see the derivation above')'''
+    raise NotImplementedError('implement my_step: see the derivation above')'''
 
 
 def test_a_region_in_markdown_becomes_your_answer_here(course):

@@ -18,8 +18,8 @@ STUDENT = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 
 
-def test_there_are_ten_notebooks_in_order():
-    assert [p.name[:3] for p in SOLUTIONS] == [f"{i:02d}_" for i in range(1, 11)]
+def test_there_are_the_start_page_and_ten_notebooks_in_order():
+    assert [p.name[:3] for p in SOLUTIONS] == [f"{i:02d}_" for i in range(0, 11)]
     assert [p.name for p in STUDENT] == [p.name for p in SOLUTIONS]
 
 

@@ -36,11 +36,18 @@ def student_seed(student, seed):
 
 
 def grade_one(sandbox, path, graded, seed):
-    """Grade one submission; returns (student, results dict)."""
+    """Grade one submission; returns (student, results dict).
+
+    Exercises that call other exercises by name (a whole network calls its layers, a training
+    step calls the network) run first with the submission's own functions.  Where one of those
+    did not pass (or is not in the submission), the exercise runs again, in a sandbox of its
+    own, with the reference function in its place: as in the notebooks, where a function that
+    fails its check is replaced by the reference, a mistake costs the points of the exercise
+    where it is made, once."""
     start = time.perf_counter()
-    sub = read(path, set(EXERCISES))
+    sub = read(path, set(EXERCISES), {n: set(ex.uses) for n, ex in EXERCISES.items()})
     sseed = student_seed(sub.student, seed)
-    reports, to_run, cases = {}, {}, {}
+    reports, cases, runnable = {}, {}, []
     for g in graded:
         name = g.name
         if name in sub.uses_reference:
@@ -55,15 +62,77 @@ def grade_one(sandbox, path, graded, seed):
                                         message)
         else:
             cases[name] = make_cases(name, sseed, sub.defined)
-            # calls through the learner's own forward run apart: a forward that hangs or
-            # crashes must not take the backward's other calls with it
-            for key, own in ((name, False), (f"{name}.own", True)):
-                calls = [[c for c in case.calls if _uses_own_forward(c) == own] for case in cases[name]]
-                if any(calls):
-                    to_run[key] = calls
-    outcomes, isolation = sandbox.run(sub.units, to_run, set(EXERCISES)) if to_run \
-        else ({}, NOTHING_RAN)
-    for name, name_cases in cases.items():
+            runnable.append(name)
+    own = [n for n in runnable if all(u in sub.defined for u in _all_uses(n))]
+    isolation = _run_and_judge(sandbox, sub, own, cases, reports)
+    passed = {n for n, r in reports.items() if r.passed}
+    for level in _levels(runnable):
+        inject = {}
+        for name in level:
+            ran = name in own
+            if ran and (reports[name].passed or reports[name].status in ("not_implemented",
+                                                                         "missing")):
+                continue
+            missing = [u for u in _all_uses(name) if u not in passed]
+            if missing or not ran:
+                inject[name] = missing
+        if inject:
+            _run_and_judge(sandbox, sub, list(inject), cases, reports, inject)
+            for name, names in inject.items():
+                if names:
+                    reports[name].note = (f"{name} was graded with the reference "
+                                          f"{', '.join(names)}: yours did not pass or is not in "
+                                          f"the submission (their own points are counted there).")
+        passed |= {n for n in level if reports[n].passed}
+    result = out.results_json(sub.student, graded, reports, list(sub.problems),
+                              time.perf_counter() - start, isolation)
+    return sub.student, result
+
+
+def _all_uses(name):
+    """What ``name`` calls, directly or through what it calls (a training step calls the
+    network, which calls the layers), in course order."""
+    found, todo = set(), list(EXERCISES[name].uses)
+    while todo:
+        u = todo.pop()
+        if u in EXERCISES and u not in found:
+            found.add(u)
+            todo += EXERCISES[u].uses
+    return [n for n in EXERCISES if n in found]
+
+
+def _levels(names):
+    """The exercises that call other exercises, grouped by depth: the ones that call only
+    plain functions first (a network calls layers), then those that call them (a training step)."""
+    def depth(name):
+        uses = EXERCISES[name].uses
+        return 0 if not uses else 1 + max([depth(u) for u in uses if u in EXERCISES] or [0])
+
+    by_depth = {}
+    for name in names:
+        if EXERCISES[name].uses:
+            by_depth.setdefault(depth(name), []).append(name)
+    return [by_depth[d] for d in sorted(by_depth)]
+
+
+def _run_and_judge(sandbox, sub, names, cases, reports, inject=None):
+    """Run the exercises ``names`` of ``sub`` in one sandbox and judge them into ``reports``;
+    returns the sandbox's isolation report."""
+    to_run, inject_keys = {}, {}
+    for name in names:
+        # calls through the learner's own forward run apart: a forward that hangs or
+        # crashes must not take the backward's other calls with it
+        for key, own in ((name, False), (f"{name}.own", True)):
+            calls = [[c for c in case.calls if _uses_own_forward(c) == own] for case in cases[name]]
+            if any(calls):
+                to_run[key] = calls
+                if inject and inject.get(name):
+                    inject_keys[key] = inject[name]
+    if not to_run:
+        return NOTHING_RAN
+    outcomes, isolation = sandbox.run(sub.units, to_run, set(EXERCISES), inject_keys)
+    for name in names:
+        name_cases = cases[name]
         got = [[None] * len(case.calls) for case in name_cases]
         for key, own in ((name, False), (f"{name}.own", True)):
             if key not in outcomes:
@@ -76,9 +145,7 @@ def grade_one(sandbox, path, graded, seed):
                         {"status": "timeout" if outcome.state == "timeout" else "crashed",
                          "error": outcome.detail}
         reports[name] = judge(name, name_cases, got)
-    result = out.results_json(sub.student, graded, reports, list(sub.problems),
-                              time.perf_counter() - start, isolation)
-    return sub.student, result
+    return isolation
 
 
 def _uses_own_forward(call):

@@ -46,8 +46,12 @@ def student_id(path):
     return path.name if path.is_dir() else path.stem
 
 
-def read(path, exercise_names):
-    """Parse the submission at ``path``; problems become notes, never exceptions."""
+def read(path, exercise_names, uses=None):
+    """Parse the submission at ``path``; problems become notes, never exceptions.
+
+    ``uses`` maps an exercise to the functions it may take from the course (a whole network
+    calls its layers: in a notebook they may be imported from bpcourse; the grader gives it
+    the learner's own, or the reference where theirs did not pass)."""
     path = Path(path)
     sub = Submission(student_id(path), path)
     if path.is_dir():
@@ -59,7 +63,7 @@ def read(path, exercise_names):
             _read_file(sub, f, exercise_names)
     else:
         _read_file(sub, path, exercise_names)
-    _find_reference_use(sub, exercise_names)
+    _find_reference_use(sub, exercise_names, uses or {})
     return sub
 
 
@@ -143,8 +147,9 @@ def _rebinds(stmt, names):
                for t in targets for n in ast.walk(t))
 
 
-def _find_reference_use(sub, names):
-    """Which exercise functions use bpcourse, directly or through helpers."""
+def _find_reference_use(sub, names, uses):
+    """Which exercise functions use bpcourse, directly or through helpers (the functions an
+    exercise may use, ``uses[name]``, do not count: the grader supplies them)."""
     bound = {}        # name -> where it was imported from bpcourse
     functions = {}    # top-level function name -> its AST
     for unit in sub.units:
@@ -159,7 +164,7 @@ def _find_reference_use(sub, names):
                 functions[stmt.name] = stmt
     tainted = {}
     for fname, fn in functions.items():
-        reason = _direct_use(fn, bound)
+        reason = _direct_use(fn, bound, uses.get(fname, set()))
         if reason:
             tainted[fname] = reason
     changed = True
@@ -169,6 +174,7 @@ def _find_reference_use(sub, names):
             if fname in tainted:
                 continue
             used = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} & set(tainted)
+            used -= set(uses.get(fname, ()))
             if used:
                 helper = sorted(used)[0]
                 tainted[fname] = f"it calls {helper}, which {tainted[helper]}"
@@ -185,13 +191,13 @@ def _imports(stmt):
     return [(a.asname or a.name, module) for a in stmt.names]
 
 
-def _direct_use(fn, bound):
+def _direct_use(fn, bound, allowed=frozenset()):
     for node in ast.walk(fn):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for _, module in _imports(node):
                 if module.split(".")[0] == "bpcourse":
                     return f"imports {module}"
-        elif isinstance(node, ast.Name) and node.id in bound:
+        elif isinstance(node, ast.Name) and node.id in bound and node.id not in allowed:
             return f"uses {node.id} from {bound[node.id]}"
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) \
                 and "bpcourse" in node.value:
