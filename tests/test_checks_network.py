@@ -330,3 +330,54 @@ def test_the_nudge_gives_no_formula(name):
     """Level 1 (what the stub says) names no formula: no '=' assignment of a result."""
     nudge = EXERCISES[name].hints[0]
     assert " = " not in nudge and "==" not in nudge, nudge
+
+
+# ====================================================================== your functions, kept
+
+def learner_module_functions():
+    """A correct mlp_forward as a learner writes it in notebook 10, in a module of its own."""
+    return '''
+import numpy as np
+
+
+def mlp_forward(X, params, config, rng=None, train=True):
+    K = len([key for key in params if key.startswith("W")])
+    caches, A = [], X
+    for l in range(1, K + 1):
+        Z, cache = dense_forward(A, params[f"W{l}"], params[f"b{l}"])
+        caches.append(("dense", cache))
+        if l == K:
+            break
+        if config["batchnorm"]:
+            if train:
+                Z, cache = batchnorm_forward(Z, params[f"gamma{l}"], params[f"beta{l}"])
+                caches.append(("batchnorm", cache))
+            else:
+                Z = params[f"gamma{l}"] * (Z - params[f"running_mean{l}"]) / np.sqrt(
+                    params[f"running_var{l}"] + 1e-5) + params[f"beta{l}"]
+        A, cache = relu_forward(Z)
+        caches.append(("relu", cache))
+        if train and config["dropout"] > 0:
+            A, cache = dropout_forward(A, config["dropout"], rng)
+            caches.append(("dropout", cache))
+    return Z, (caches if train else None)
+'''
+
+
+def test_a_passing_network_function_is_kept_and_comes_back_with_the_layers(tmp_path, capsys):
+    import importlib.util
+
+    from bpcourse.checks import check, your_functions
+
+    path = tmp_path / "learner_nb10.py"
+    path.write_text(learner_module_functions(), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("learner_nb10", path)
+    module = importlib.util.module_from_spec(spec)
+    for name in ("dense_forward", "batchnorm_forward", "relu_forward", "dropout_forward"):
+        setattr(module, name, REF[name])
+    spec.loader.exec_module(module)
+    assert check(module.mlp_forward) is module.mlp_forward
+    F = your_functions(verbose=False)
+    assert F.mlp_forward is not REF["mlp_forward"]          # the learner's, loaded again ...
+    assert F.mlp_forward.__globals__["dense_forward"] is F.dense_forward   # ... with F's layers
+    assert run("mlp_forward", {"mlp_forward": F.mlp_forward}).passed

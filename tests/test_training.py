@@ -36,7 +36,7 @@ def test_readme_digits_example_reaches_97_percent(monkeypatch):
     print(f"README digits MLP: test accuracy {acc:.4f} after {len(history.epoch)} epochs "
           f"in {seconds:.2f} s")
     assert acc >= 0.97
-    assert history.val_accuracy[-1] == pytest.approx(acc)
+    assert not history.val_loss        # no choice is made on the test set: it is used once, here
     assert history.loss[-1] < history.loss[0] / 5
 
 

@@ -642,6 +642,31 @@ def test_dashboard_stop_button_stops_background_training_and_keeps_the_history(s
     assert history.loss == ref.loss and history.val_accuracy == ref.val_accuracy
 
 
+def test_dashboard_says_how_it_ended_even_when_the_last_redraw_fails(small_digits, monkeypatch):
+    d = dashboard(small_digits, epochs=200)
+    d.start()
+    deadline = time.monotonic() + 20
+    while (d.history is None or len(d.history.epoch) < 2) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    d.stop_button.click()
+    history = d.wait()
+    n = len(history.epoch)
+
+    def broken_draw(history):
+        raise RuntimeError("a font cache used by two threads at once")
+
+    monkeypatch.setattr(d, "_draw", broken_draw)
+    d._drawn_epochs = 0                    # as if the last epoch were not drawn yet
+    d._end("stopped")
+    assert d.state == "stopped" and f"after epoch {n} of 200" in d.status.value
+    assert "could not be redrawn: RuntimeError" in d.status.value
+    monkeypatch.setattr(d, "_end", lambda state, error=None: broken_draw(None))
+    d._begin()
+    monkeypatch.setattr(d, "_fit", lambda: history)
+    d._background()                        # even then the dashboard does not stay "running"
+    assert not d.running and d.state == "stopped"
+
+
 def test_dashboard_kernel_interrupt_while_waiting_stops_and_keeps_the_history(small_digits,
                                                                               monkeypatch):
     d = dashboard(small_digits, epochs=200)

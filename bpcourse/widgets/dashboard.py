@@ -171,14 +171,16 @@ class TrainingDashboard(widgets.VBox):
     def _background(self):
         try:
             self.history = self._fit()
-            state = "stopped" if self.history.interrupted else "done"
+            state, error = ("stopped" if self.history.interrupted else "done"), None
         except StopTraining:
             self._stopped()
-            state = "stopped"
+            state, error = "stopped", None
         except BaseException as e:   # reported by the status line and re-raised by wait()
-            self._end("failed", e)
-            return
-        self._end(state)
+            state, error = "failed", e
+        try:
+            self._end(state, error)
+        except BaseException as e:   # never leave the dashboard "running" or "stopping"
+            self.state, self.error = state, error or e
 
     def _stopped(self):
         if self.history is not None:
@@ -202,8 +204,12 @@ class TrainingDashboard(widgets.VBox):
         self.state, self.error = state, error
         self.stop_button.disabled = True
         n = len(self.history.epoch) if self.history is not None else 0
+        redraw_failed = None
         if n and self._drawn_epochs != n:      # the last epochs were not drawn yet
-            self._draw(self.history)
+            try:
+                self._draw(self.history)
+            except Exception as e:  # the status line must say how the training ended, always
+                redraw_failed = e
         seconds = time.perf_counter() - self._t0
         if state == "done":
             self.progress.bar_style = "success"
@@ -216,6 +222,8 @@ class TrainingDashboard(widgets.VBox):
             how = self.stop_reason or "a kernel interrupt"
             text = (f"stopped by {how} after epoch {n} of {self.epochs}: the history of the "
                     f"{n} completed epochs is kept")
+        if redraw_failed is not None:
+            text += f" (the figure could not be redrawn: {type(redraw_failed).__name__})"
         self.status.value = self._status_html(text)
 
     # ------------------------------------------------------------------ the callback

@@ -85,7 +85,7 @@ SURFACES = {
 def descend(method, grad, w0, n_steps, lr, momentum=0.9, beta1=0.9, beta2=0.999, functions=None):
     """Run 'SGD', 'momentum' or 'Adam' from ``w0``; returns the path of points (T + 1, 2).
 
-    Uses ``sgd_step``, ``sgd_momentum_step`` (v ← μv + dw, w ← w − lr·v) and ``adam_step``
+    Uses ``sgd_step``, ``sgd_momentum_step`` (u ← ρu + dw, w ← w − lr·u) and ``adam_step``
     from ``functions`` (a mapping or namespace; the reference where missing).  A run whose
     point leaves |x|, |y| < 10⁶ stops there (it has diverged).
     """
@@ -154,7 +154,7 @@ class OptimizerExplorer(widgets.VBox):
                                   value=surface, description="surface", style=style,
                                   layout=w.Layout(width="400px"))
         self.lr = {m: lr_slider(0.01, f"lr {m}", style=style, layout=wide) for m in METHODS}
-        self.momentum = w.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01, description="momentum μ",
+        self.momentum = w.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01, description="momentum ρ",
                                       continuous_update=False, style=style, layout=wide)
         self.beta1 = w.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01, description="Adam β₁",
                                    continuous_update=False, style=style, layout=wide)

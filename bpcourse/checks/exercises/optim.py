@@ -71,12 +71,12 @@ sgd_momentum_step = Exercise(
     arg_names=("w", "dw", "velocity", "lr", "momentum"), outputs=("w_new", "velocity_new"),
     make_cases=momentum_cases,
     mistakes=[
-        Mistake("momentum with the other sign convention (v ← μv − lr·dw, w ← w + v, as in "
-                "CS231n): this course follows PyTorch, v ← μv + dw and w ← w − lr·v. The "
+        Mistake("momentum with the other sign convention (ũ ← ρũ − lr·dw, w ← w + ũ, as in "
+                "CS231n): this course follows PyTorch, u ← ρu + dw and w ← w − lr·u. The "
                 "weights move the same way, but the velocity differs by a factor −lr.",
                 fn=_momentum_other_sign),
-        Mistake("v ← μv + (1 − μ)dw is an exponential average (PyTorch's 'dampening'); "
-                "PyTorch's momentum adds the whole gradient: v ← μv + dw.", fn=_momentum_dampened),
+        Mistake("u ← ρu + (1 − ρ)dw is an exponential average (PyTorch's 'dampening'); "
+                "PyTorch's momentum adds the whole gradient: u ← ρu + dw.", fn=_momentum_dampened),
         Mistake("update the velocity first, then step with the NEW velocity: w ← w − lr·v_new.",
                 fn=_momentum_old_velocity),
         Mistake("the step is scaled by the learning rate: w ← w − lr·v (lr is missing).",
