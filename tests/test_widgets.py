@@ -626,14 +626,19 @@ def test_dashboard_redraws_at_most_every_redraw_interval_and_always_the_last_epo
     assert d._drawn_epochs == len(history.epoch) and d.redraws <= 3
 
 
-def test_dashboard_stop_button_stops_background_training_and_keeps_the_history(small_digits):
-    d = dashboard(small_digits, epochs=200)
-    assert d.start() is d and d.running and not d.stop_button.disabled
+def _stop_after_two_epochs(d):
+    """Click Stop once a started dashboard has done two epochs; returns what wait() returns."""
     deadline = time.monotonic() + 20
     while (d.history is None or len(d.history.epoch) < 2) and time.monotonic() < deadline:
         time.sleep(0.01)
     d.stop_button.click()
-    history = d.wait()
+    return d.wait()
+
+
+def test_dashboard_stop_button_stops_background_training_and_keeps_the_history(small_digits):
+    d = dashboard(small_digits, epochs=200)
+    assert d.start() is d and d.running and not d.stop_button.disabled
+    history = _stop_after_two_epochs(d)
     n = len(history.epoch)
     assert 2 <= n < 200 and history.interrupted and d.state == "stopped"
     assert d.progress.value == n and f"after epoch {n} of 200" in d.status.value
@@ -645,11 +650,7 @@ def test_dashboard_stop_button_stops_background_training_and_keeps_the_history(s
 def test_dashboard_says_how_it_ended_even_when_the_last_redraw_fails(small_digits, monkeypatch):
     d = dashboard(small_digits, epochs=200)
     d.start()
-    deadline = time.monotonic() + 20
-    while (d.history is None or len(d.history.epoch) < 2) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    d.stop_button.click()
-    history = d.wait()
+    history = _stop_after_two_epochs(d)
     n = len(history.epoch)
 
     def broken_draw(history):
