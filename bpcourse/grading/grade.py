@@ -66,27 +66,56 @@ def grade_one(sandbox, path, graded, seed):
     own = [n for n in runnable if all(u in sub.defined for u in _all_uses(n))]
     isolation = _run_and_judge(sandbox, sub, own, cases, reports)
     passed = {n for n, r in reports.items() if r.passed}
+    noted = {}
+    # First, in one sandbox, every such exercise with the reference in place of the plain
+    # functions (layers) that did not pass, and the submission's own networks: no exercise
+    # graded in that sandbox has its reference there.
+    layers_only = {}
+    for name in _needing_reference(runnable, own, reports, passed):
+        uses = _all_uses(name)
+        layers = [u for u in uses if u not in passed and not EXERCISES[u].uses]
+        if layers and all(u in passed or u in sub.defined for u in uses if EXERCISES[u].uses):
+            layers_only[name] = layers
+    if layers_only:
+        _run_and_judge(sandbox, sub, list(layers_only), cases, reports, layers_only)
+        noted.update(layers_only)
+        passed |= {n for n in layers_only if reports[n].passed}
+    # Then, level by level, those that need the reference of another such exercise (a training
+    # step whose network did not pass): each level in a sandbox of its own, so that no exercise
+    # ever runs beside the reference of itself.
     for level in _levels(runnable):
         inject = {}
-        for name in level:
-            ran = name in own
-            if ran and (reports[name].passed or reports[name].status in ("not_implemented",
-                                                                         "missing")):
-                continue
-            missing = [u for u in _all_uses(name) if u not in passed]
-            if missing or not ran:
-                inject[name] = missing
+        for name in _needing_reference(level, own, reports, passed, done=layers_only):
+            inject[name] = [u for u in _all_uses(name) if u not in passed]
         if inject:
             _run_and_judge(sandbox, sub, list(inject), cases, reports, inject)
-            for name, names in inject.items():
-                if names:
-                    reports[name].note = (f"{name} was graded with the reference "
-                                          f"{', '.join(names)}: yours did not pass or is not in "
-                                          f"the submission (their own points are counted there).")
+            noted.update(inject)
         passed |= {n for n in level if reports[n].passed}
+    for name, names in noted.items():
+        if names:
+            reports[name].note = (f"{name} was graded with the reference {', '.join(names)}: "
+                                  f"yours did not pass or is not in the submission (their own "
+                                  f"points are counted there).")
     result = out.results_json(sub.student, graded, reports, list(sub.problems),
                               time.perf_counter() - start, isolation)
     return sub.student, result
+
+
+def _needing_reference(names, own, reports, passed, done=()):
+    """Which of ``names`` (exercises that call others) must run (again) with the reference in
+    place of what they call: those that did not run with the submission's own functions, and
+    those that failed with them while something they call did not pass."""
+    found = []
+    for name in names:
+        if not EXERCISES[name].uses or name in done and reports[name].passed:
+            continue
+        ran = name in own
+        if ran and (reports[name].passed or reports[name].status in ("not_implemented", "missing")):
+            continue
+        missing = [u for u in _all_uses(name) if u not in passed]
+        if (missing or not ran) and not (name in done and set(missing) <= set(done[name])):
+            found.append(name)
+    return found
 
 
 def _all_uses(name):
