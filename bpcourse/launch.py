@@ -39,6 +39,18 @@ def command(folder, extra=()):
     return cmd
 
 
+def _mention_old_notebooks(path):
+    """Before workspaces, learners worked in the clone's notebooks/ folder: say where it is."""
+    from .workspace.location import CLONE_WORKSPACE, course_clone
+
+    clone = course_clone(path.parent) if path.name == CLONE_WORKSPACE else None
+    old = clone / "notebooks" if clone else None
+    if old is not None and old.is_dir() and any(old.glob("*.ipynb")):
+        print(f"Your work from before workspaces existed is still in {old}/, untouched. To go on "
+              f"with it instead, `bpcourse open {old}` makes that folder your workspace (it "
+              f"overwrites nothing there).")
+
+
 def _run(args):
     from .workspace.create import ensure_workspace, updates_waiting
     from .workspace.files import WorkspaceError
@@ -50,7 +62,9 @@ def _run(args):
     except WorkspaceError as e:
         print(f"bpcourse open: {e}", file=sys.stderr)
         return 2
-    if not created:
+    if created:
+        _mention_old_notebooks(path)
+    else:
         waiting = updates_waiting(ws)
         if waiting:
             print(f"The course has changed since your workspace was made or updated "

@@ -28,7 +28,7 @@ from bpcourse.workspace.manifest import STATE
 from bpcourse.workspace.pack import read_manifest
 from bpcourse.workspace.progress import FAILING, NOT_STARTED, PASSED, progress
 
-from workspace_helpers import (GRADED, NOTEBOOK, POINTS, catalogue, exercise_cell,
+from workspace_helpers import (GRADED, NOTEBOOK, POINTS, SLACK, catalogue, exercise_cell,
                                passes_when_n_is_odd, set_exercise, solution_source)
 
 BPCOURSE = Path(sys.executable).with_name("bpcourse")
@@ -71,8 +71,8 @@ def course(tmp_path_factory):
         mp.setattr(launch.subprocess, "call", lambda cmd: 0)
         assert cli.main(["open", str(ws), "--no-browser"]) == 0
     state = {"ws": ws, "root": root}
-    state["before"] = bpcourse("progress", ws)
-    state["before_api"] = progress(ws)
+    state["before"] = bpcourse("progress", ws, "--timeout", SLACK)
+    state["before_api"] = progress(ws, timeout=SLACK)
 
     path = ws / NOTEBOOK[RIGHT]
     set_exercise(path, RIGHT, solution_source(RIGHT))
@@ -85,15 +85,16 @@ def course(tmp_path_factory):
     (ws / OWN_NOTEBOOK).write_text(nbformat.writes(v4.new_notebook(cells=[
         v4.new_code_cell(f"def {RIGHT}(*args):\n    return 'my scratch version'")])))
     state["edited"] = {p.name: p.read_bytes() for p in ws.glob("*.ipynb")}
-    state["after"] = bpcourse("progress", ws)
-    state["after_api"] = progress(ws)
+    state["after"] = bpcourse("progress", ws, "--timeout", SLACK)
+    state["after_api"] = progress(ws, timeout=SLACK)
 
     release = release_update(root / "solutions2", root / "release2")
     state["release"] = release
     state["update"] = bpcourse("update", ws, "--from", release)
-    state["after_update_api"] = progress(ws)
-    state["submit"] = bpcourse("submit", "--out", root / "ada.zip", cwd=ws)
-    state["grade"] = bpcourse("grade", root / "ada.zip", "--out", root / "graded", "--jobs", "1")
+    state["after_update_api"] = progress(ws, timeout=SLACK)
+    state["submit"] = bpcourse("submit", "--out", root / "ada.zip", "--timeout", SLACK, cwd=ws)
+    state["grade"] = bpcourse("grade", root / "ada.zip", "--out", root / "graded", "--jobs", "1",
+                              "--timeout", SLACK)
     return state
 
 
@@ -184,7 +185,7 @@ def test_submit_then_grade_on_the_zip_gives_the_points_of_progress(course):
 
 def test_gradescope_gives_the_same_points(course, tmp_path):
     bundle = tmp_path / "autograder.zip"
-    assert cli.main(["gradescope-bundle", "--out", str(bundle)]) == 0
+    assert cli.main(["gradescope-bundle", "--out", str(bundle), "--timeout", str(SLACK)]) == 0
     source, submission = tmp_path / "source", tmp_path / "submission"
     with zipfile.ZipFile(bundle) as zf:
         zf.extractall(source)
@@ -221,10 +222,10 @@ def test_a_partly_right_exercise_scores_the_same_everywhere(tmp_path):
                  "    if X.shape[0] % 2 == 0:\n        Z = Z + 1.0\n    return Z, (X, W, b)\n")
     passes, n = passes_when_n_is_odd(learner)
     expected = round(POINTS["dense_forward"] * passes / n, 2)
-    mine = rows(progress(ws))["dense_forward"]
+    mine = rows(progress(ws, timeout=SLACK))["dense_forward"]
     assert mine.points == expected and mine.status == FAILING
-    assert bpcourse("submit", ws, "--out", tmp_path / f"{zip_name}.zip").returncode == 0
-    g = bpcourse("grade", tmp_path / f"{zip_name}.zip", "--out", tmp_path / "graded")
+    assert bpcourse("submit", ws, "--out", tmp_path / f"{zip_name}.zip", "--timeout", SLACK).returncode == 0
+    g = bpcourse("grade", tmp_path / f"{zip_name}.zip", "--out", tmp_path / "graded", "--timeout", SLACK)
     assert g.returncode == 0, g.stderr
     results = json.loads((tmp_path / "graded" / zip_name / "results.json").read_text())
     score = next(t["score"] for t in results["tests"] if t["name"].endswith(" · dense_forward"))
@@ -235,7 +236,7 @@ def test_progress_in_a_notebook_shows_the_table_as_html(course):
     from nbclient import NotebookClient
 
     ws = course["ws"]
-    nb = v4.new_notebook(cells=[v4.new_code_cell("from bpcourse import progress\nprogress()")])
+    nb = v4.new_notebook(cells=[v4.new_code_cell(f"from bpcourse import progress\nprogress(timeout={SLACK})")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     NotebookClient(nb, timeout=120, kernel_name="python3",
                    resources={"metadata": {"path": str(ws)}}).execute()

@@ -284,3 +284,19 @@ def test_a_cell_inserted_just_before_a_cell_the_course_changed_is_kept(tiny):
     assert [n for n, _ in outcome.merged] == ["01_dense.ipynb"], outcome.offered
     assert [c.source for c in read(ws / "01_dense.ipynb").cells][1:4] == [
         MINE, "mine = 1", "dense_forward = check(dense_forward)  # new"]
+
+
+def test_open_in_a_clone_mentions_the_old_notebooks_folder(tmp_path, no_lab, monkeypatch, capsys):
+    clone = tmp_path / "clone"
+    (clone / "bpcourse").mkdir(parents=True)
+    (clone / "bpcourse" / "__init__.py").write_text("")
+    (clone / "solutions").mkdir()
+    (clone / "pyproject.toml").write_text('[project]\nname = "bpcourse"\n')
+    (clone / "notebooks").mkdir()
+    (clone / "notebooks" / "01_forward_pass.ipynb").write_text("{}")
+    monkeypatch.chdir(clone)
+    assert cli.main(["open"]) == 0
+    out = capsys.readouterr().out
+    assert f"Created your workspace {clone / 'bpcourse-work'}" in out
+    assert f"`bpcourse open {clone / 'notebooks'}` makes that folder your workspace" in out
+    assert (clone / "notebooks" / "01_forward_pass.ipynb").read_text() == "{}"

@@ -27,7 +27,7 @@ from bpcourse.workspace.progress import NOT_STARTED, PASSED, progress
 from bpcourse.workspace.release import course_notebooks
 from bpcourse.workspace.update import update
 
-from workspace_helpers import (MINE, NOTEBOOK, POINTS, edit, first_release, learner_implements,
+from workspace_helpers import (MINE, NOTEBOOK, POINTS, SLACK, edit, first_release, learner_implements,
                                md, set_exercise, snapshot, solution_source, write_release)
 
 BPCOURSE = Path(sys.executable).with_name("bpcourse")
@@ -59,7 +59,7 @@ def test_progress_names_a_notebook_that_is_not_json_and_grades_the_others(tmp_pa
     (ws.path / broken).write_text('{"cells": [\n  {"cell_type": "code",, }')
     other = next(n for n in POINTS if NOTEBOOK[n] != broken)
     set_exercise(ws.path / NOTEBOOK[other], other, solution_source(other))
-    result = progress(ws.path)
+    result = progress(ws.path, timeout=SLACK)
     rows = {r.exercise: r for r in result.rows}
     assert rows[other].status == PASSED
     in_broken = [n for n in POINTS if NOTEBOOK[n] == broken]
@@ -67,7 +67,7 @@ def test_progress_names_a_notebook_that_is_not_json_and_grades_the_others(tmp_pa
     (note,) = [n for n in result.notes if broken in n]
     assert "is not a valid notebook (invalid JSON at line 2, column 24" in note, note
     assert (ws.path / broken).read_text() == '{"cells": [\n  {"cell_type": "code",, }'
-    r = subprocess.run([str(BPCOURSE), "progress", str(ws.path)], capture_output=True, text=True)
+    r = subprocess.run([str(BPCOURSE), "progress", str(ws.path), "--timeout", str(SLACK)], capture_output=True, text=True)
     assert r.returncode == 0 and f"note: {broken} is not a valid notebook" in r.stdout
 
 
@@ -85,7 +85,8 @@ def test_submit_packs_a_broken_notebook_as_it_is_and_says_so(tmp_path):
     ws, _ = ensure_workspace(tmp_path / "ws", echo=lambda *a: None)
     broken = next(iter(course_notebooks()))
     (ws.path / broken).write_text("not json")
-    r = subprocess.run([str(BPCOURSE), "submit", str(ws.path), "--out", str(tmp_path / "b.zip")],
+    r = subprocess.run([str(BPCOURSE), "submit", str(ws.path), "--out", str(tmp_path / "b.zip"),
+                        "--timeout", str(SLACK)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert f"note: {broken} is not a valid notebook" in r.stdout
@@ -276,8 +277,8 @@ sh("mount", "-o", "remount,ro", str(mnt))
 before = snap(mnt)
 results["ro_update"] = run("update", mnt / "full", "--from", rel2)
 results["ro_create"] = run("open", mnt / "new")
-results["ro_progress"] = run("progress", mnt / "full")
-results["ro_submit_inside"] = run("submit", mnt / "full", "--out", mnt / "full" / "me.zip")
+results["ro_progress"] = run("progress", mnt / "full", "--timeout", 60)
+results["ro_submit_inside"] = run("submit", mnt / "full", "--out", mnt / "full" / "me.zip", "--timeout", 60)
 from bpcourse import cli, launch
 import contextlib, io
 launch.subprocess.call = lambda cmd: 0

@@ -70,9 +70,8 @@ def _update(args):
     print(f"Updated {path}:")
     print("\n".join(lines))
     if outcome.merged or outcome.replaced:
-        print("If one of these notebooks is open in JupyterLab, use File ▸ Reload Notebook from "
-              "Disk to see the new version (save your open edits first: they are merged on "
-              "the next update).")
+        print("A notebook listed above that is open in JupyterLab shows its old version until "
+              "you reload it: File ▸ Reload Notebook from Disk.")
     return 1 if outcome.offered else 0
 
 

@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 import secrets
 
-from .files import WorkspaceError, atomic_write, explain
+from .files import WorkspaceError, atomic_write, explain, sha256
 
 STATE = ".bpcourse"
 MANIFEST = "workspace.json"
@@ -62,8 +62,6 @@ class Workspace:
             data = self.given_path(digest).read_bytes()
         except OSError:
             return None
-        from .files import sha256
-
         return data if sha256(data) == digest else None
 
     def to_json(self):

@@ -17,6 +17,7 @@ of one workspace from running at once.
 
 from dataclasses import dataclass, field
 import json
+from pathlib import Path
 import time
 
 from .. import __version__
@@ -58,6 +59,7 @@ class Outcome:
 
 def update(path, source=None):
     """Update the workspace at ``path`` from ``source`` (default: the installed course)."""
+    path = Path(path)
     if path.exists() and not path.is_dir():
         raise WorkspaceError(f"{path} is a file, not a workspace folder; nothing was changed")
     if not is_workspace(path):
