@@ -14,7 +14,7 @@ from nbclient import NotebookClient
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-STUDENT = sorted((ROOT / "notebooks").glob("*.ipynb"))
+STUDENT = sorted((ROOT / "bpcourse" / "notebooks").glob("*.ipynb"))
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 
 
@@ -25,7 +25,7 @@ def test_there_are_the_start_page_and_ten_notebooks_in_order():
 
 def test_student_notebooks_are_exactly_what_assign_generates():
     r = subprocess.run([sys.executable, "-m", "bpcourse", "assign", "--check",
-                        str(ROOT / "solutions"), str(ROOT / "notebooks")],
+                        str(ROOT / "solutions"), str(ROOT / "bpcourse" / "notebooks")],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 

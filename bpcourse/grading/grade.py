@@ -1,7 +1,9 @@
 """``bpcourse grade``: grade submissions with the course's check battery, safely.
 
 For each student: read the submission (parsed, never run here); generate the test inputs
-from a seed derived from the student id; run the student's functions on them in a
+from a seed derived from the student id (or from the learner that the manifest of a
+``bpcourse submit`` zip names, so that ``bpcourse progress``, ``bpcourse grade`` and
+Gradescope give the same score); run the student's functions on them in a
 sandboxed process (``sandbox.py``, ``runner.py``); judge the outputs here against the
 reference (``bpcourse.checks``); write ``OUT/<student>/results.json`` atomically.  When all
 students are done and every sandboxed process is gone, all results are written again from
@@ -45,8 +47,16 @@ def grade_one(sandbox, path, graded, seed):
     fails its check is replaced by the reference, a mistake costs the points of the exercise
     where it is made, once."""
     start = time.perf_counter()
+    sub, reports, isolation = grade_reports(sandbox, path, graded, seed)
+    result = out.results_json(sub.student, graded, reports, list(sub.problems),
+                              time.perf_counter() - start, isolation)
+    return sub.student, result
+
+
+def grade_reports(sandbox, path, graded, seed):
+    """Run and judge one submission: (Submission, {exercise: Report}, isolation)."""
     sub = read(path, set(EXERCISES), {n: set(ex.uses) for n, ex in EXERCISES.items()})
-    sseed = student_seed(sub.student, seed)
+    sseed = student_seed(sub.learner or sub.student, seed)
     reports, cases, runnable = {}, {}, []
     for g in graded:
         name = g.name
@@ -96,9 +106,7 @@ def grade_one(sandbox, path, graded, seed):
             reports[name].note = (f"{name} was graded with the reference {', '.join(names)}: "
                                   f"yours did not pass or is not in the submission (their own "
                                   f"points are counted there).")
-    result = out.results_json(sub.student, graded, reports, list(sub.problems),
-                              time.perf_counter() - start, isolation)
-    return sub.student, result
+    return sub, reports, isolation
 
 
 def _needing_reference(names, own, reports, passed, done=()):
@@ -254,7 +262,8 @@ def add_parser(subparsers):
                     "separate, limited processes; results are judged outside them. Writes "
                     "OUT/<student>/results.json (Gradescope's format) and OUT/gradebook.csv.")
     p.add_argument("submissions", nargs="+", metavar="SUBMISSION",
-                   help="a student notebook (.ipynb), a module (.py) or a folder of one student's files")
+                   help="a student notebook (.ipynb), a module (.py), a folder or a zip of one student's "
+                        "files (what `bpcourse submit` writes)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write the results to")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="submissions graded in parallel (default: the number of cores)")
