@@ -13,7 +13,7 @@ same numbers (``tests/test_fast_internals.py`` checks it in float64, to 1e-12) w
   every core without a temporary;
 - no float64 promotion: scalars are Python floats (NumPy gives them the array's dtype),
   dropout masks are made in the array's dtype, from raw random bits (no float draws);
-- Adam's and SGD's updates walk large parameters in pieces that stay in the CPU's caches,
+- the optimizers' updates walk large parameters in pieces that stay in the CPU's caches,
   and update all the small parameters (biases, batch-norm scales) together.
 
 Every function here takes arrays that are already checked, and works in float32 and float64.
@@ -206,6 +206,57 @@ def sgd_momentum_update(w, g, velocity, lr, momentum, scratch):
     velocity += g
     step = np.multiply(velocity, lr, out=scratch)
     w -= step
+
+
+def sgd_weight_decay_update(w, g, lr, weight_decay, scratch):
+    """sgd_weight_decay_step in place: w ← w − lr · (g + λ w), the same operations."""
+    step = np.multiply(w, weight_decay, out=scratch)
+    step += g
+    step *= lr
+    w -= step
+
+
+def sgd_momentum_weight_decay_update(w, g, velocity, lr, momentum, weight_decay, scratch):
+    """sgd_momentum_step on the gradient g + λ w (PyTorch's SGD: the decay before the momentum)."""
+    decayed = np.multiply(w, weight_decay, out=scratch)
+    decayed += g
+    velocity *= momentum
+    velocity += decayed
+    step = np.multiply(velocity, lr, out=scratch)
+    w -= step
+
+
+def rmsprop_update(w, g, v, lr, alpha, eps, scratch):
+    """rmsprop_step in place: v ← α v + (1 − α) g²;  w ← w − lr · g / (√v + ε)."""
+    v *= alpha
+    g2 = np.multiply(g, 1 - alpha, out=scratch)
+    g2 *= g
+    v += g2
+    step = np.sqrt(v, out=scratch)
+    step += eps
+    np.divide(g, step, out=step)
+    step *= lr
+    w -= step
+
+
+def rmsprop_l2_update(w, g, v, lr, alpha, eps, weight_decay, scratch, scratch_grad):
+    """rmsprop_update on the gradient g + λ w (PyTorch's RMSprop(weight_decay=λ))."""
+    decayed = np.multiply(w, weight_decay, out=scratch_grad)
+    decayed += g
+    rmsprop_update(w, decayed, v, lr, alpha, eps, scratch)
+
+
+def adam_l2_update(w, g, m, v, t, lr, beta1, beta2, eps, weight_decay, scratch, scratch_grad):
+    """adam_update on the gradient g + λ w (PyTorch's Adam(weight_decay=λ): L2, not decoupled)."""
+    decayed = np.multiply(w, weight_decay, out=scratch_grad)
+    decayed += g
+    adam_update(w, decayed, m, v, t, lr, beta1, beta2, eps, scratch)
+
+
+def adamw_update(w, g, m, v, t, lr, beta1, beta2, eps, weight_decay, scratch):
+    """adamw_step in place: w ← w · (1 − lr · λ) first, then adam_update with g alone."""
+    w *= 1 - lr * weight_decay
+    adam_update(w, g, m, v, t, lr, beta1, beta2, eps, scratch)
 
 
 def adam_update(w, g, m, v, t, lr, beta1, beta2, eps, scratch):

@@ -73,6 +73,25 @@ def positive(x, name):
     return x
 
 
+def non_negative(x, name):
+    """Return ``x`` as a float >= 0 (a weight decay, a minimum learning rate), or raise."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a number >= 0, got {x!r}")
+    x = float(x)
+    if not x >= 0:
+        raise ValueError(f"{name} must be >= 0, got {x}")
+    return x
+
+
+def step_count(x, name, minimum=0):
+    """Return ``x`` as an int >= ``minimum`` (a step number, a number of steps), or raise."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {x!r}")
+    if x < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {x}")
+    return int(x)
+
+
 def labels(y, n_rows, n_classes, name="y"):
     """Check integer class labels ``y`` of shape (N,) with values in [0, C)."""
     if not isinstance(y, np.ndarray):

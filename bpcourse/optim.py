@@ -1,14 +1,25 @@
 """Optimizers: the update rules as pure step functions, and PyTorch-style classes on top.
 
-Step functions return new arrays and never modify their inputs:
+Step functions return new arrays and never modify their inputs (λ is ``weight_decay``):
 
-- ``sgd_step``:           w ← w − lr · dw
-- ``sgd_momentum_step``:  u ← ρ u + dw;  w ← w − lr · u          (PyTorch's convention; u the velocity)
-- ``adam_step``:          m ← β₁ m + (1 − β₁) dw;  v ← β₂ v + (1 − β₂) dw²;
-                          m̂ = m / (1 − β₁ᵗ);  v̂ = v / (1 − β₂ᵗ);  w ← w − lr · m̂ / (√v̂ + ε)
+- ``sgd_step``:               w ← w − lr · dw
+- ``sgd_weight_decay_step``:  w ← w − lr · (dw + λ w)   (the gradient of L + λ/2 ‖w‖²; PyTorch's
+                              SGD(weight_decay=λ))
+- ``sgd_momentum_step``:      u ← ρ u + dw;  w ← w − lr · u       (PyTorch's convention; u the velocity)
+- ``rmsprop_step``:           v ← α v + (1 − α) dw²;  w ← w − lr · dw / (√v + ε)   (PyTorch's RMSprop:
+                              no bias correction, ε after the root)
+- ``adam_step``:              m ← β₁ m + (1 − β₁) dw;  v ← β₂ v + (1 − β₂) dw²;
+                              m̂ = m / (1 − β₁ᵗ);  v̂ = v / (1 − β₂ᵗ);  w ← w − lr · m̂ / (√v̂ + ε)
+- ``adamw_step``:             w ← w · (1 − lr · λ) first (decoupled weight decay, Loshchilov &
+                              Hutter), then adam_step's update with dw alone (PyTorch's AdamW)
 
-``SGD`` and ``Adam`` hold the state (velocities, moments, step count) for a list of
-``bpcourse.nn.Parameter`` objects and apply these rules in ``step()``.
+``SGD``, ``RMSprop``, ``Adam`` and ``AdamW`` hold the state (velocities, moments, step count)
+for a list of ``bpcourse.nn.Parameter`` objects and apply these rules in ``step()``, with
+PyTorch's arguments and defaults.  ``weight_decay=λ`` of SGD, RMSprop and Adam is L2
+regularization: λ w is added to the gradient before the rule (as PyTorch does); AdamW's is
+decoupled.  The learning-rate schedulers (``StepLR``, ``CosineAnnealingLR``, ``LinearLR``,
+``SequentialLR``) are in ``bpcourse.lr_scheduler``, also reachable as ``optim.lr_scheduler``
+(PyTorch's ``torch.optim.lr_scheduler``).
 """
 
 import numbers
@@ -24,6 +35,18 @@ def sgd_step(w, dw, lr):
     _check_state(("w", w), ("dw", dw))
     lr = check.positive(lr, "lr")
     return w - lr * dw
+
+
+def sgd_weight_decay_step(w, dw, lr, weight_decay):
+    """SGD with weight decay λ (L2 regularization): returns w − lr · (dw + λ w).
+
+    dw + λ w is the gradient of L + λ/2 ‖w‖² (PyTorch's SGD(weight_decay=λ)); the same step is
+    (1 − lr·λ) w − lr · dw: the weights shrink by the factor 1 − lr·λ every step.
+    """
+    _check_state(("w", w), ("dw", dw))
+    lr = check.positive(lr, "lr")
+    weight_decay = check.non_negative(weight_decay, "weight_decay")
+    return w - lr * (dw + weight_decay * w)
 
 
 def sgd_momentum_step(w, dw, velocity, lr, momentum=0.9):
@@ -45,8 +68,7 @@ def adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     Returns ``(w_new, m_new, v_new)``.
     """
     _check_state(("w", w), ("dw", dw), ("m", m), ("v", v))
-    if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 1:
-        raise ValueError(f"t is the 1-based step number (1 for the first step), got {t!r}")
+    _check_t(t)
     lr = check.positive(lr, "lr")
     beta1 = _fraction(beta1, "beta1")
     beta2 = _fraction(beta2, "beta2")
@@ -57,6 +79,42 @@ def adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     v_hat = v_new / (1 - beta2**t)
     return w - lr * m_hat / (np.sqrt(v_hat) + eps), m_new, v_new
 
+
+
+def rmsprop_step(w, dw, v, lr=1e-2, alpha=0.99, eps=1e-8):
+    """One RMSProp step (Tieleman & Hinton, 2012; PyTorch's RMSprop and its defaults).
+
+    v ← α v + (1 − α) dw² (α the smoothing constant, PyTorch's ``alpha``);
+    w ← w − lr · dw / (√v + ε), ε after the root; no bias correction (v starts at 0, so the
+    first steps are up to 1/√(1 − α) = 10 times lr).  Returns ``(w_new, v_new)``; start with
+    ``v = np.zeros_like(w)``.
+    """
+    _check_state(("w", w), ("dw", dw), ("v", v))
+    lr = check.positive(lr, "lr")
+    alpha = _fraction(alpha, "alpha")
+    eps = check.positive(eps, "eps")
+    v_new = alpha * v + (1 - alpha) * dw * dw
+    return w - lr * (dw / (np.sqrt(v_new) + eps)), v_new
+
+
+def adamw_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+    """One AdamW step (Loshchilov & Hutter, 2019; PyTorch's AdamW and its defaults).
+
+    Decoupled weight decay: first w ← w · (1 − lr · λ) (λ = ``weight_decay``), then Adam's
+    update with the gradient dw alone (m and v never see λ w):
+    w_new = w · (1 − lr·λ) − lr · m̂ / (√v̂ + ε).  Returns ``(w_new, m_new, v_new)``.
+    """
+    _check_state(("w", w), ("dw", dw), ("m", m), ("v", v))
+    _check_t(t)
+    lr = check.positive(lr, "lr")
+    weight_decay = check.non_negative(weight_decay, "weight_decay")
+    w_decayed = w * (1 - lr * weight_decay)
+    return adam_step(w_decayed, dw, m, v, t, lr, beta1, beta2, eps)
+
+
+def _check_t(t):
+    if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 1:
+        raise ValueError(f"t is the 1-based step number (1 for the first step), got {t!r}")
 
 
 def _fraction(x, name):
@@ -123,21 +181,30 @@ _GRADIENT = (1,)  # the position of p.grad in a group: only read, never written 
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent, with optional momentum (PyTorch's convention)."""
+    """Stochastic gradient descent, with optional momentum (PyTorch's convention) and weight
+    decay (L2: λ w added to the gradient, before the momentum, as PyTorch does)."""
 
-    def __init__(self, params, lr, momentum=0.0):
+    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
         super().__init__(params)
         self.lr = check.positive(lr, "lr")
         self.momentum = _fraction(momentum, "momentum")
+        self.weight_decay = check.non_negative(weight_decay, "weight_decay")
         self.velocities = [np.zeros_like(p.data) for p in self.params]
 
     def step(self):
+        decay = self.weight_decay
         if self.momentum:
             groups = self._in_place_groups(self.velocities)
-            update, args = _fast.sgd_momentum_update, (self.lr, self.momentum)
+            if decay:
+                update, args = _fast.sgd_momentum_weight_decay_update, (self.lr, self.momentum, decay)
+            else:
+                update, args = _fast.sgd_momentum_update, (self.lr, self.momentum)
         else:
             groups = self._in_place_groups()
-            update, args = _fast.sgd_update, (self.lr,)
+            if decay:
+                update, args = _fast.sgd_weight_decay_update, (self.lr, decay)
+            else:
+                update, args = _fast.sgd_update, (self.lr,)
         if groups is None:
             self._step_with_functions()
         else:
@@ -146,21 +213,62 @@ class SGD(Optimizer):
     def _step_with_functions(self):
         for i, p in enumerate(self.params):
             if self.momentum:
+                grad = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
                 p.data[...], self.velocities[i] = sgd_momentum_step(
-                    p.data, p.grad, self.velocities[i], self.lr, self.momentum
+                    p.data, grad, self.velocities[i], self.lr, self.momentum
                 )
+            elif self.weight_decay:
+                p.data[...] = sgd_weight_decay_step(p.data, p.grad, self.lr, self.weight_decay)
             else:
                 p.data[...] = sgd_step(p.data, p.grad, self.lr)
 
 
-class Adam(Optimizer):
-    """Adam with PyTorch's defaults: lr=1e-3, betas=(0.9, 0.999), eps=1e-8."""
+class RMSprop(Optimizer):
+    """RMSProp with PyTorch's defaults: lr=1e-2, alpha=0.99, eps=1e-8 (no momentum, not
+    centered); ``weight_decay`` is L2 (λ w added to the gradient), as in PyTorch."""
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0):
+        super().__init__(params)
+        self.lr = check.positive(lr, "lr")
+        self.alpha = _fraction(alpha, "alpha")
+        self.eps = check.positive(eps, "eps")
+        self.weight_decay = check.non_negative(weight_decay, "weight_decay")
+        self.v = [np.zeros_like(p.data) for p in self.params]
+
+    def step(self):
+        groups = self._in_place_groups(self.v)
+        if groups is None:
+            self._step_with_functions()
+        elif self.weight_decay:
+            self._pieces.run(_fast.rmsprop_l2_update, groups, self.lr, self.alpha, self.eps,
+                             self.weight_decay, read_only=_GRADIENT)
+        else:
+            self._pieces.run(_fast.rmsprop_update, groups, self.lr, self.alpha, self.eps,
+                             read_only=_GRADIENT)
+
+    def _step_with_functions(self):
+        for i, p in enumerate(self.params):
+            grad = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
+            p.data[...], self.v[i] = rmsprop_step(p.data, grad, self.v[i], self.lr, self.alpha,
+                                                  self.eps)
+
+
+class Adam(Optimizer):
+    """Adam with PyTorch's defaults: lr=1e-3, betas=(0.9, 0.999), eps=1e-8.
+
+    ``weight_decay=λ`` is PyTorch's Adam(weight_decay=λ): L2 regularization, λ w added to the
+    gradient, which then goes through the moments and Adam's scaling (not decoupled weight
+    decay: that is ``AdamW``).
+    """
+
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params)
         self.lr = check.positive(lr, "lr")
         self.betas = (_fraction(betas[0], "betas[0]"), _fraction(betas[1], "betas[1]"))
         self.eps = check.positive(eps, "eps")
+        self.weight_decay = check.non_negative(weight_decay, "weight_decay")
         self.t = 0
         self.m = [np.zeros_like(p.data) for p in self.params]
         self.v = [np.zeros_like(p.data) for p in self.params]
@@ -168,15 +276,40 @@ class Adam(Optimizer):
     def step(self):
         self.t += 1
         groups = self._in_place_groups(self.m, self.v)
+        args = (self.t, self.lr, *self.betas, self.eps)
         if groups is None:
             self._step_with_functions()
+        elif not self.weight_decay:
+            self._pieces.run(_fast.adam_update, groups, *args, read_only=_GRADIENT)
+        elif self._decoupled:
+            self._pieces.run(_fast.adamw_update, groups, *args, self.weight_decay,
+                             read_only=_GRADIENT)
         else:
-            self._pieces.run(_fast.adam_update, groups, self.t, self.lr, *self.betas, self.eps,
+            self._pieces.run(_fast.adam_l2_update, groups, *args, self.weight_decay,
                              read_only=_GRADIENT)
 
     def _step_with_functions(self):
         for i, p in enumerate(self.params):
-            p.data[...], self.m[i], self.v[i] = adam_step(
-                p.data, p.grad, self.m[i], self.v[i], self.t,
-                self.lr, self.betas[0], self.betas[1], self.eps,
-            )
+            args = (self.m[i], self.v[i], self.t, self.lr, self.betas[0], self.betas[1], self.eps)
+            if self._decoupled:
+                p.data[...], self.m[i], self.v[i] = adamw_step(p.data, p.grad, *args,
+                                                               self.weight_decay)
+            else:
+                grad = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
+                p.data[...], self.m[i], self.v[i] = adam_step(p.data, grad, *args)
+
+
+class AdamW(Adam):
+    """AdamW with PyTorch's defaults: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2.
+
+    Decoupled weight decay (Loshchilov & Hutter): each step first multiplies every weight by
+    1 − lr·weight_decay, then takes Adam's step with the gradient alone (``adamw_step``).
+    """
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+
+from . import lr_scheduler  # noqa: E402  (optim.lr_scheduler, as torch.optim.lr_scheduler)
