@@ -21,7 +21,7 @@ EXERCISES = [
     "two_layer_loss_and_grads", "relu_backward", "sigmoid_backward", "tanh_backward",
     "batchnorm_forward", "batchnorm_backward_graph", "batchnorm_backward", "dropout_forward",
     "dropout_backward", "sgd_step", "sgd_momentum_step", "adam_step", "mlp_forward",
-    "mlp_backward", "train_step", "train_epoch",
+    "mlp_backward", "train_step", "train_epoch", "tape_backward", "autograd_grads",
 ]
 
 
@@ -300,6 +300,22 @@ WRONG = {
                 new[f"running_var{l}"] = 0.9 * params[f"running_var{l}"] + 0.1 * c[3]
             return new, {"t": t, "m": m, "v": v}, loss
         """, "UNBIASED batch variance"),
+    "tape_backward_overwrites": Wrong("tape_backward", """
+        def tape_backward(tape, output, grad=1.0):
+            grads = {output: grad}
+            for op, inputs, out, cache in reversed(tape):
+                if out not in grads:
+                    continue
+                g = grads[out]
+                rule = {"dense": lambda: dense_backward(g, cache),
+                        "batchnorm": lambda: batchnorm_backward(g, cache),
+                        "relu": lambda: (relu_backward(g, cache),),
+                        "dropout": lambda: (dropout_backward(g, cache),),
+                        "add": lambda: (g, g), "softmax_ce": lambda: (g * cache,)}[op]()
+                for i, gi in zip(inputs, rule):
+                    grads[i] = gi
+            return grads
+        """, "collects the SUM of the gradients"),
     "train_epoch_unweighted_mean": Wrong("train_epoch", """
         def train_epoch(params, state, X, y, config, rng, batch_size=64):
             order = rng.permutation(len(X))
