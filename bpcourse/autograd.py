@@ -139,6 +139,14 @@ def autograd_grads(X, y, params, config, rng=None, backward_calls=1):
     ``backward_calls``: how many times ``loss.backward()`` is called (the gradients must not
     depend on it).  -> (loss as a float, {key: gradient} for the trained parameters used).
     """
+    tape, P, loss = record_mlp(X, y, params, config, rng)
+    for _ in range(backward_calls):
+        loss.backward()
+    return float(loss.data), {k: t.grad for k, t in P.items() if t.grad is not None}
+
+
+def record_mlp(X, y, params, config, rng=None):
+    """The forward pass of ``autograd_grads`` on a new tape: (tape, {key: Tensor}, loss)."""
     tape = Tape()
     P = parameters({k: v for k, v in params.items() if not k.startswith("running_")}, tape)
     K = sum(1 for k in params if k.startswith("W"))
@@ -154,7 +162,4 @@ def autograd_grads(X, y, params, config, rng=None, backward_calls=1):
         if config["dropout"] > 0:
             H = H.dropout(config["dropout"], rng)
         A = A + H if config.get("residual") and H.data.shape == A.data.shape else H
-    loss = Z.softmax_ce(y)
-    for _ in range(backward_calls):
-        loss.backward()
-    return float(loss.data), {k: t.grad for k, t in P.items() if t.grad is not None}
+    return tape, P, Z.softmax_ce(y)
