@@ -25,17 +25,29 @@ class GradedExercise:
     name: str
     notebook: str
     points: float
+    hidden: bool = False        # grade it with the hidden checks too
 
 
-def graded_exercises(solutions_dir=None):
-    """The graded exercises in course order, from ``solutions_dir``'s metadata or the defaults."""
+HIDDEN_CHOICES = ("as-set", "all", "none")
+
+
+def graded_exercises(solutions_dir=None, hidden="as-set"):
+    """The graded exercises in course order, from ``solutions_dir``'s metadata or the defaults.
+
+    ``hidden``: "as-set" (the solutions' metadata ``"hidden": true``; none without solutions),
+    "all" or "none": which exercises the grader adds its hidden checks to."""
+    if hidden not in HIDDEN_CHOICES:
+        raise ValueError(f"hidden must be one of {', '.join(HIDDEN_CHOICES)}, got {hidden!r}")
     if solutions_dir is None:
-        return [GradedExercise(n, ex.notebook, DEFAULT_POINTS.get(n, 1)) for n, ex in EXERCISES.items()]
-    from ..assign import exercise_cells, read_notebook
+        found = [GradedExercise(n, ex.notebook, DEFAULT_POINTS.get(n, 1)) for n, ex in EXERCISES.items()]
+    else:
+        from ..assign import exercise_cells, read_notebook
 
-    found = []
-    for path in sorted(Path(solutions_dir).glob("*.ipynb")):
-        for cell in exercise_cells(read_notebook(path), path.name):
-            if cell.assigned and cell.name in EXERCISES:
-                found.append(GradedExercise(cell.name, path.stem, cell.points))
+        found = []
+        for path in sorted(Path(solutions_dir).glob("*.ipynb")):
+            for cell in exercise_cells(read_notebook(path), path.name):
+                if cell.assigned and cell.name in EXERCISES:
+                    found.append(GradedExercise(cell.name, path.stem, cell.points, cell.hidden))
+    for g in found:
+        g.hidden = {"as-set": g.hidden, "all": True, "none": False}[hidden]
     return found
