@@ -17,6 +17,7 @@ DEFAULT_POINTS = {
     "dropout_backward": 1, "sgd_step": 1, "sgd_momentum_step": 2, "adam_step": 3,
     "two_layer_loss_and_grads": 2, "batchnorm_backward_graph": 3, "mlp_forward": 3,
     "mlp_backward": 4, "train_step": 3, "train_epoch": 2,
+    "he_init": 2, "update_ratios": 2,
 }
 
 

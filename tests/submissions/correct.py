@@ -212,3 +212,12 @@ def train_epoch(params, state, X, y, config, rng, batch_size=64):
         params, state, loss = train_step(params, state, X[idx], y[idx], config, rng)
         total += loss * len(idx)
     return params, state, total / len(X)
+
+
+def he_init(fan_in, fan_out, rng, dtype=np.float32):
+    return rng.normal(0.0, np.sqrt(2 / fan_in), size=(fan_in, fan_out)).astype(dtype)
+
+
+def update_ratios(params, grads, lr):
+    return {k: float(lr * np.linalg.norm(grads[k]) / np.linalg.norm(params[k]))
+            for k in params if k.startswith("W")}
