@@ -350,12 +350,26 @@ def my_autograd_grads(X, y, params, config, rng=None, backward_calls=1):
     return loss, {k: grads[k] for k in params if k in grads}
 
 
+def my_he_init(fan_in, fan_out, rng, dtype=np.float32):
+    """The standard normal draw, scaled (the same numbers as rng.normal(0, std, size))."""
+    return (rng.standard_normal((fan_in, fan_out)) * (2.0 / fan_in) ** 0.5).astype(dtype)
+
+
+def my_update_ratios(params, grads, lr):
+    ratios = {}
+    for key in params:
+        if key[0] == "W" and key[1:].isdigit():
+            W, dW = params[key].astype(np.float64).ravel(), grads[key].astype(np.float64).ravel()
+            ratios[key] = float(np.sqrt(np.dot(lr * dW, lr * dW) / np.dot(W, W)))
+    return ratios
+
+
 MINE = {name[3:]: fn for name, fn in dict(globals()).items() if name.startswith("my_")}
 MINE["batchnorm_backward"] = MINE.pop("batchnorm_backward_compact")
 
 
 def test_every_exercise_has_a_hand_written_implementation_here():
-    assert len(EXERCISES) == 27
+    assert len(EXERCISES) == 29
     assert set(MINE) == set(EXERCISES)
     assert "rel_error" not in EXERCISES
 

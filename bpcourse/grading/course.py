@@ -16,7 +16,8 @@ DEFAULT_POINTS = {
     "batchnorm_forward": 2, "batchnorm_backward": 3, "dropout_forward": 2,
     "dropout_backward": 1, "sgd_step": 1, "sgd_momentum_step": 2, "adam_step": 3,
     "two_layer_loss_and_grads": 2, "batchnorm_backward_graph": 3, "mlp_forward": 3,
-    "mlp_backward": 4, "train_step": 3, "train_epoch": 2, "tape_backward": 4, "autograd_grads": 3,
+    "mlp_backward": 4, "train_step": 3, "train_epoch": 2,
+    "he_init": 2, "update_ratios": 2, "tape_backward": 4, "autograd_grads": 3,
 }
 
 

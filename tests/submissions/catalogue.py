@@ -21,7 +21,8 @@ EXERCISES = [
     "two_layer_loss_and_grads", "relu_backward", "sigmoid_backward", "tanh_backward",
     "batchnorm_forward", "batchnorm_backward_graph", "batchnorm_backward", "dropout_forward",
     "dropout_backward", "sgd_step", "sgd_momentum_step", "adam_step", "mlp_forward",
-    "mlp_backward", "train_step", "train_epoch", "tape_backward", "autograd_grads",
+    "mlp_backward", "train_step", "train_epoch", "he_init", "update_ratios", "tape_backward",
+    "autograd_grads",
 ]
 
 
@@ -328,6 +329,28 @@ WRONG = {
                 losses.append(loss)
             return params, state, sum(losses) / len(losses)
         """, "weight each batch's loss by its size"),
+    "he_init_with_fan_out": Wrong("he_init", """
+        def he_init(fan_in, fan_out, rng, dtype=np.float32):
+            return rng.normal(0.0, np.sqrt(2 / fan_out), size=(fan_in, fan_out)).astype(dtype)
+        """, "He initialization divides by fan_in"),
+    "he_init_variance_as_std": Wrong("he_init", """
+        def he_init(fan_in, fan_out, rng, dtype=np.float32):
+            return rng.normal(0.0, 2 / fan_in, size=(fan_in, fan_out)).astype(dtype)
+        """, "2/fan_in is the VARIANCE"),
+    "he_init_from_np_random": Wrong("he_init", """
+        def he_init(fan_in, fan_out, rng, dtype=np.float32):
+            return np.random.randn(fan_in, fan_out).astype(dtype) * np.sqrt(2 / fan_in)
+        """, "not from np.random"),
+    "update_ratios_without_lr": Wrong("update_ratios", """
+        def update_ratios(params, grads, lr):
+            return {k: float(np.linalg.norm(grads[k]) / np.linalg.norm(params[k]))
+                    for k in params if k.startswith("W")}
+        """, "the learning rate is missing"),
+    "update_ratios_per_entry": Wrong("update_ratios", """
+        def update_ratios(params, grads, lr):
+            return {k: float(np.mean(np.abs(lr * grads[k] / params[k])))
+                    for k in params if k.startswith("W")}
+        """, "not the mean of the entries' ratios"),
 }
 
 

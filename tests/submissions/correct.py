@@ -305,3 +305,12 @@ def autograd_grads(X, y, params, config, rng=None, backward_calls=1):
     for _ in range(backward_calls):
         loss.backward()
     return float(loss.data), {k: t.grad for k, t in P.items() if t.grad is not None}
+
+
+def he_init(fan_in, fan_out, rng, dtype=np.float32):
+    return rng.normal(0.0, np.sqrt(2 / fan_in), size=(fan_in, fan_out)).astype(dtype)
+
+
+def update_ratios(params, grads, lr):
+    return {k: float(lr * np.linalg.norm(grads[k]) / np.linalg.norm(params[k]))
+            for k in params if k.startswith("W")}
