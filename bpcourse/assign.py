@@ -20,6 +20,8 @@ read too)::
 
     "metadata": {"bpcourse": {"exercise": "dense_forward", "points": 2}}
     "metadata": {"bpcourse": {"assign": false}}   # keep this solution: not an exercise
+    "metadata": {"bpcourse": {"exercise": "adam_step", "points": 3, "hidden": true}}
+                                                  # the grader adds hidden checks
 
 The result is deterministic: the same solutions always give byte-identical notebooks.  The
 course's student notebooks live in the package (``bpcourse/notebooks/``, package data, so that
@@ -57,6 +59,7 @@ class ExerciseCell:
     name: str          # the function the learner writes
     points: float
     assigned: bool
+    hidden: bool = False   # the grader adds hidden checks to this exercise
 
 
 def regions(source, where):
@@ -143,7 +146,10 @@ def exercise_cells(nb, notebook_name):
         assigned = meta.get("assign", True)
         if not isinstance(assigned, bool):
             raise AssignError(f"{where}: assign must be true or false, got {assigned!r}")
-        found.append(ExerciseCell(notebook_name, i, name, float(points), assigned))
+        hidden = meta.get("hidden", False)
+        if not isinstance(hidden, bool):
+            raise AssignError(f"{where}: hidden must be true or false, got {hidden!r}")
+        found.append(ExerciseCell(notebook_name, i, name, float(points), assigned, hidden))
     return found
 
 

@@ -501,3 +501,168 @@ def test_dividing_both_parameter_gradients_by_N_is_named_for_both():
     rep = run("dense_backward", {"dense_backward": dense_backward})
     assert not rep.passed
     assert hints(rep) and all("no division by N" in h and "db" in h for h in hints(rep)), rep.text()
+
+
+# ====================================================================== he_init: the property judge
+
+HE = {m.hint: m for m in EXERCISES["he_init"].mistakes}
+
+
+def _he_hint(words):
+    found = [h for h in HE if words in h]
+    assert len(found) == 1, (words, found)
+    return found[0]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_he_init_statistics_never_fail_a_correct_draw(seed):
+    """The 5-standard-error tolerances are calibrated: the reference passes for every seed, and
+    so does a correct draw written another way."""
+    def he_init(fan_in, fan_out, rng, dtype=np.float32):
+        return (np.sqrt(2.0 / fan_in) * rng.standard_normal(size=(fan_in, fan_out))).astype(dtype)
+
+    assert run("he_init", {"he_init": REF["he_init"]}, seed=seed).passed
+    assert run("he_init", {"he_init": he_init}, seed=seed).passed
+
+
+@pytest.mark.parametrize("std, words", [
+    (lambda D, M: np.sqrt(2.0 / M), "divides by fan_in"),
+    (lambda D, M: 1 / np.sqrt(D), "the factor 2 is missing"),
+    (lambda D, M: np.sqrt(2.0 / (D + M)), "Xavier's variance"),
+    (lambda D, M: 2.0 / D, "is the VARIANCE"),
+    (lambda D, M: np.sqrt(2.0) / D, "is the VARIANCE"),
+], ids=["fan_out", "lecun", "xavier", "variance_as_std", "sqrt2_over_fan_in"])
+def test_he_init_wrong_scales_written_by_hand_are_named(std, words):
+    """Drawn with standard_normal (not the mistakes' own rng.normal): recognised by the judge's
+    statistics, not by identical outputs."""
+    def he_init(fan_in, fan_out, rng, dtype=np.float32):
+        return (std(fan_in, fan_out) * rng.standard_normal((fan_in, fan_out))).astype(dtype)
+
+    rep = run("he_init", {"he_init": he_init})
+    bad = failing(rep)
+    assert bad and "standard deviation of your weights" in bad[0].message, rep.text()
+    assert bad[0].hint and words in bad[0].hint, rep.text()
+
+
+def test_he_init_xavier_on_a_square_layer_is_named_both_ways():
+    """With fan_in = fan_out, Xavier's 2/(D + M) is 1/D: the hint says both."""
+    def he_init(fan_in, fan_out, rng, dtype=np.float32):
+        return rng.normal(0.0, np.sqrt(2 / (fan_in + fan_out)), size=(fan_in, fan_out)).astype(dtype)
+
+    rep = run("he_init", {"he_init": he_init})
+    square = [r for r in failing(rep) if "fan_in = 120, fan_out = 120" in r.label]
+    assert square and "factor 2 is missing" in square[0].hint and "Xavier" in square[0].hint
+
+
+def test_he_init_from_np_random_and_from_a_seed_of_its_own():
+    def from_np_random(fan_in, fan_out, rng, dtype=np.float32):
+        return (np.random.randn(fan_in, fan_out) * np.sqrt(2 / fan_in)).astype(dtype)
+
+    def own_seed(fan_in, fan_out, rng, dtype=np.float32):
+        return np.random.default_rng(0).normal(0, np.sqrt(2 / fan_in), (fan_in, fan_out)).astype(dtype)
+
+    bad = failing(run("he_init", {"he_init": from_np_random}))
+    assert len(bad) == 4 and all("same seed gave different weights" in r.message for r in bad)
+    assert all("not from np.random" in r.hint for r in bad)
+    bad = failing(run("he_init", {"he_init": own_seed}))
+    assert len(bad) == 4 and all("different seeds gave the same weights" in r.message for r in bad)
+    assert all("not from a generator of your own" in r.hint for r in bad)
+
+
+def test_he_init_with_the_arguments_of_rng_normal_swapped():
+    def he_init(fan_in, fan_out, rng, dtype=np.float32):
+        return rng.normal(np.sqrt(2 / fan_in), 0.0 + 1.0, size=(fan_in, fan_out)).astype(dtype)
+
+    bad = failing(run("he_init", {"he_init": he_init}))
+    stats = [r for r in bad if "statistics and the draw" in r.label]
+    assert len(stats) == 3 and all("mean of your" in r.message and "(loc)" in r.hint for r in stats)
+
+
+def test_he_init_with_a_positive_draw_is_told_the_mean():
+    def he_init(fan_in, fan_out, rng, dtype=np.float32):
+        return (np.sqrt(6 / fan_in) * rng.random((fan_in, fan_out))).astype(dtype)
+
+    bad = failing(run("he_init", {"he_init": he_init}))
+    assert bad and "mean of your" in bad[0].message and "mean 0" in bad[0].hint
+
+
+def test_he_init_valid_draws_of_another_kind_are_told_the_contract():
+    def uniform(fan_in, fan_out, rng, dtype=np.float32):    # kaiming_uniform_
+        a = (6.0 / fan_in) ** 0.5
+        return (2 * a * rng.random((fan_in, fan_out)) - a).astype(dtype)
+
+    def transposed_order(fan_in, fan_out, rng, dtype=np.float32):
+        return rng.normal(0.0, np.sqrt(2 / fan_in), size=(fan_out, fan_in)).T.astype(dtype)
+
+    bad = failing(run("he_init", {"he_init": uniform}))
+    assert len(bad) == 4 and all("not the draw the course's contract makes" in r.message for r in bad)
+    assert all("kaiming_uniform_" in r.hint for r in bad)
+    bad = failing(run("he_init", {"he_init": transposed_order}))
+    stats = [r for r in bad if "statistics and the draw" in r.label]
+    assert len(bad) == 4 and len(stats) == 3
+    assert all("right shape, mean and scale" in r.hint for r in stats)
+    assert [r for r in bad if r not in stats][0].hint is None    # 15 weights: nothing to tell
+
+
+def test_he_init_float32_draw_and_ignored_dtype():
+    def float32_draw(fan_in, fan_out, rng, dtype=np.float32):
+        W = rng.standard_normal((fan_in, fan_out), dtype=np.dtype(dtype))
+        return W * np.dtype(dtype).type(np.sqrt(2 / fan_in))
+
+    def ignores_dtype(fan_in, fan_out, rng, dtype=np.float32):
+        return rng.normal(0.0, np.sqrt(2 / fan_in), size=(fan_in, fan_out)).astype(np.float32)
+
+    bad = failing(run("he_init", {"he_init": float32_draw}))
+    assert bad and all("float32" in r.label or "default dtype" in r.label for r in bad)
+    assert all(r.hint == _he_hint("draw in float64 and cast") for r in bad)
+    bad = failing(run("he_init", {"he_init": ignores_dtype}))
+    assert bad and all("float64" in r.label for r in bad)
+    assert all("should be float64" in r.message and "dtype argument" in r.hint for r in bad)
+
+
+def test_he_init_transposed():
+    def he_init(fan_in, fan_out, rng, dtype=np.float32):
+        return rng.normal(0.0, np.sqrt(2 / fan_in), size=(fan_out, fan_in)).astype(dtype)
+
+    bad = failing(run("he_init", {"he_init": he_init}))
+    assert len(bad) == 3                    # the square case cannot tell
+    assert all("transpose" in r.message and "(out, in)" in r.hint for r in bad)
+
+
+# ====================================================================== update_ratios: realistic wrong code
+
+def test_update_ratios_karpathy_style_std_ratio():
+    def update_ratios(params, grads, lr):
+        return {k: float((lr * grads[k]).std() / params[k].std()) for k in params if k.startswith("W")}
+
+    rep = run("update_ratios", {"update_ratios": update_ratios})
+    assert not rep.passed
+    assert hints(rep) and all("ratio of standard deviations" in h for h in hints(rep)), rep.text()
+
+
+def test_update_ratios_that_leaves_out_the_last_layer():
+    def update_ratios(params, grads, lr):
+        K = sum(k.startswith("W") for k in params)
+        return {f"W{l}": float(lr * np.linalg.norm(grads[f"W{l}"]) / np.linalg.norm(params[f"W{l}"]))
+                for l in range(1, K)}
+
+    bad = failing(run("update_ratios", {"update_ratios": update_ratios}))
+    assert bad and all("is missing" in r.message for r in bad)
+
+
+def test_update_ratios_returning_an_array():
+    def update_ratios(params, grads, lr):
+        return np.array([lr * np.linalg.norm(grads[k]) / np.linalg.norm(params[k])
+                         for k in params if k.startswith("W")])
+
+    bad = failing(run("update_ratios", {"update_ratios": update_ratios}))
+    assert bad and all("should be a dict" in r.message for r in bad)
+
+
+def test_update_ratios_over_every_parameter():
+    def update_ratios(params, grads, lr):
+        return {k: float(lr * np.linalg.norm(grads[k]) / np.linalg.norm(params[k])) for k in grads}
+
+    bad = failing(run("update_ratios", {"update_ratios": update_ratios}))
+    assert bad
+    assert "divide by zero" in bad[0].message and "only the weight matrices" in bad[0].hint

@@ -43,6 +43,7 @@ class Case:
     judge: object = None       # custom judge(case, got, expected) -> Failure or None
     tol: float = None          # overrides the exercise's tolerance
     floor: float = 1e-12       # errors are relative to max(largest expected value, floor)
+    hidden: bool = False       # a hidden case: the grader's, never run in the notebook
 
 
 @dataclass
@@ -68,6 +69,8 @@ class Exercise:
     cache: object = None       # a forward's documented cache: a name, or a tuple of names
     hints: tuple = ()          # what hint(name) reveals, level by level: a nudge, the idea,
                                # the formula
+    hidden_cases: object = None  # hidden_cases(rng, functions_given) -> list[Case]: edge cases
+                               # the grader adds (beside make_cases drawn again, other seeds)
     tol64: float = 1e-6
     tol32: float = 1e-3
 

@@ -1,13 +1,14 @@
 """Every exercise of the course, in the order of the notebooks, and the reference for each."""
 
-from .. import gradcheck, layers, losses, lr_scheduler, network, optim
-from .exercises import activations, batchnorm, dense, dropout, gradcheck as gradcheck_ex
+from .. import autograd, diagnostics, gradcheck, init, layers, losses, lr_scheduler, network, optim
+from .exercises import activations, autograd as autograd_ex, batchnorm, dense, dropout
+from .exercises import gradcheck as gradcheck_ex, initialization
 from .exercises import losses as losses_ex, network as network_ex, optim as optim_ex
 from .exercises import regularization
 
 _ALL = (dense.EXERCISES + activations.EXERCISES + losses_ex.EXERCISES + gradcheck_ex.EXERCISES
         + batchnorm.EXERCISES + dropout.EXERCISES + optim_ex.EXERCISES + network_ex.EXERCISES
-        + regularization.EXERCISES)
+        + initialization.EXERCISES + regularization.EXERCISES + autograd_ex.EXERCISES)
 
 #: name -> Exercise, ordered by notebook then by position in the notebook
 EXERCISES = {ex.name: ex for ex in sorted(_ALL, key=lambda ex: ex.notebook)}
@@ -15,5 +16,5 @@ EXERCISES = {ex.name: ex for ex in sorted(_ALL, key=lambda ex: ex.notebook)}
 
 def reference_functions():
     """name -> the reference implementation, for every exercise."""
-    modules = (layers, losses, optim, lr_scheduler, gradcheck, network)
+    modules = (layers, losses, optim, lr_scheduler, gradcheck, network, init, diagnostics, autograd)
     return {name: next(getattr(m, name) for m in modules if hasattr(m, name)) for name in EXERCISES}

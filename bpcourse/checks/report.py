@@ -1,6 +1,6 @@
 """Running an exercise's battery on a learner's functions, and the verdict it prints."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import textwrap
 import zlib
 
@@ -18,6 +18,7 @@ class CaseResult:
     message: str = None
     hint: str = None
     status: str = "passed"     # passed | wrong | error | not_implemented | missing | timeout
+    hidden: bool = False       # a hidden case of the grader
 
 
 @dataclass
@@ -50,11 +51,18 @@ class Report:
                 return special
         return "failed"
 
+    @property
+    def n_hidden(self):
+        return sum(r.hidden for r in self.results)
+
     def text(self):
         """The verdict a learner reads: a pass, or the first failure with what to fix."""
         name, n = self.exercise, len(self.results)
         if self.status == "passed":
-            return f"✓ {name} passed all {n} tests."
+            if self.n_hidden:
+                return (f"✓ {name} passed all {n} checks: {n - self.n_hidden} public and "
+                        f"{self.n_hidden} hidden.")
+            return f"✓ {name} passed all {n} public checks (grading may run more, hidden ones)."
         if self.status == "not_implemented":
             return f"… {name} is not implemented yet (it still raises NotImplementedError)."
         if self.status == "missing":
@@ -62,7 +70,8 @@ class Report:
         if self.status == "refused":
             return f"✗ {self.results[0].message}"
         first = next(r for r in self.results if not r.passed)
-        lines = [f"✗ {name} failed {n - self.n_passed} of {n} tests.",
+        kinds = f" ({n - self.n_hidden} public, {self.n_hidden} hidden)" if self.n_hidden else ""
+        lines = [f"✗ {name} failed {n - self.n_passed} of {n} checks{kinds}.",
                  f'  First failure, test "{first.label}":']
         lines += _wrap(first.message, "    ")
         if first.hint:
@@ -82,9 +91,19 @@ def exercise_seed(name, seed):
     return (zlib.crc32(name.encode()) + 1_000_003 * int(seed)) % 2**32
 
 
-def make_cases(name, seed, given):
+def make_cases(name, seed, given, hidden=False):
+    """The cases of exercise ``name`` for ``seed``: the public ones (what the notebook runs),
+    and with ``hidden`` the grader's hidden ones after them: the battery drawn again with other
+    seeds (other shapes and values) and the exercise's extra edge cases."""
     ex = EXERCISES[name]
-    return ex.make_cases(np.random.default_rng(exercise_seed(name, seed)), set(given))
+    cases = ex.make_cases(np.random.default_rng(exercise_seed(name, seed)), set(given))
+    if not hidden:
+        return cases
+    rng = np.random.default_rng(exercise_seed(name, seed) + 2**32 + 17)
+    more = ex.make_cases(rng, set(given))
+    if ex.hidden_cases is not None:
+        more += ex.hidden_cases(rng, set(given))
+    return cases + [replace(c, hidden=True, label=f"hidden: {c.label}") for c in more]
 
 
 def judge(name, cases, got_per_case):
@@ -95,9 +114,10 @@ def judge(name, cases, got_per_case):
     for case, got in zip(cases, got_per_case):
         failure, hint = judge_case(ex, case, got, reference)
         if failure is None:
-            results.append(CaseResult(case.label, True))
+            results.append(CaseResult(case.label, True, hidden=case.hidden))
         else:
-            results.append(CaseResult(case.label, False, failure.message, hint, failure.status))
+            results.append(CaseResult(case.label, False, failure.message, hint, failure.status,
+                                      hidden=case.hidden))
     return Report(name, results)
 
 

@@ -20,7 +20,7 @@ import zlib
 from ..checks.registry import EXERCISES
 from ..checks.report import CaseResult, Report, judge, make_cases
 from . import results as out
-from .course import graded_exercises
+from .course import HIDDEN_CHOICES, graded_exercises
 from .sandbox import Limits, Sandbox
 from .submission import read, student_id
 
@@ -61,17 +61,17 @@ def grade_reports(sandbox, path, graded, seed):
     for g in graded:
         name = g.name
         if name in sub.uses_reference:
-            reports[name] = _all_failed(name, sseed, "refused",
+            reports[name] = _all_failed(name, sseed, g.hidden, "refused",
                                         f"{name} uses the course's reference implementation: it "
                                         f"{sub.uses_reference[name]}. Exercises that use bpcourse "
                                         f"earn no points; write the function yourself.")
         elif name not in sub.defined:
             message = f"{name} could not be graded: {sub.broken[name]}" if name in sub.broken \
                 else f"{name} was not found in the submission"
-            reports[name] = _all_failed(name, sseed, "refused" if name in sub.broken else "missing",
-                                        message)
+            reports[name] = _all_failed(name, sseed, g.hidden,
+                                        "refused" if name in sub.broken else "missing", message)
         else:
-            cases[name] = make_cases(name, sseed, sub.defined)
+            cases[name] = make_cases(name, sseed, sub.defined, hidden=g.hidden)
             runnable.append(name)
     own = [n for n in runnable if all(u in sub.defined for u in _all_uses(n))]
     isolation = _run_and_judge(sandbox, sub, own, cases, reports)
@@ -189,19 +189,20 @@ def _uses_own_forward(call):
     return any(isinstance(a, dict) and "cache_of" in a for a in call["args"])
 
 
-def _all_failed(name, seed, status, message):
-    cases = make_cases(name, seed, ())
-    return Report(name, [CaseResult(c.label, False, message, None, status) for c in cases])
+def _all_failed(name, seed, hidden, status, message):
+    cases = make_cases(name, seed, (), hidden=hidden)
+    return Report(name, [CaseResult(c.label, False, message, None, status, c.hidden)
+                         for c in cases])
 
 
 def grade(submissions, out_dir, jobs=None, limits=None, exercises=None, solutions=None, seed=0,
-          echo=print):
+          echo=print, hidden="as-set"):
     """Grade ``submissions`` (paths) into ``out_dir``; returns {student: results dict}."""
     paths = [Path(p) for p in submissions]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise UsageError(f"no such submission: {', '.join(missing)}")
-    graded = graded_exercises(solutions)
+    graded = graded_exercises(solutions, hidden)
     if exercises:
         unknown = [e for e in exercises if e not in EXERCISES]
         for e in unknown:
@@ -276,6 +277,10 @@ def add_parser(subparsers):
                    help="solution notebooks whose metadata sets the exercises and points "
                         "(default: the course's own points)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated inputs (default: 0)")
+    p.add_argument("--hidden", choices=HIDDEN_CHOICES, default="as-set",
+                   help="add the grader's hidden checks (other shapes and values, edge cases) to "
+                        "the exercises whose solution cell says \"hidden\": true (as-set, the "
+                        "default), to all exercises, or to none")
     p.set_defaults(run=_run)
 
 
@@ -290,7 +295,7 @@ def _run(args):
             args.submissions, args.out, jobs=args.jobs,
             limits=Limits(timeout=args.timeout, memory_mb=args.memory_mb),
             exercises=args.exercises, solutions=args.solutions, seed=args.seed,
-            echo=lambda *a, **k: print(*a, **k))
+            echo=lambda *a, **k: print(*a, **k), hidden=args.hidden)
     except UsageError as e:
         print(f"bpcourse grade: {e}", file=sys.stderr)
         return 2

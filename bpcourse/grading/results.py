@@ -16,14 +16,14 @@ def atomic_write(path, text):
     os.replace(tmp, path)
 
 
-def test_output(report, extra=None):
-    """The feedback of one exercise: the verdict, then every test case."""
+def test_output(report, extra=None, results=None):
+    """The feedback of one exercise: the verdict, then every test case (of ``results``)."""
     lines = [report.text(), ""]
     if report.note:
         lines += [report.note, ""]
     if extra:
         lines += [extra, ""]
-    for r in report.results:
+    for r in report.results if results is None else results:
         lines.append(f"{'✓' if r.passed else '✗'} {r.label}")
         if not r.passed and r.message:
             lines.append(f"    {r.message}")
@@ -31,20 +31,36 @@ def test_output(report, extra=None):
 
 
 def results_json(student, graded, reports, notes, seconds, isolation):
-    """Gradescope's results format: score, tests[name, score, max_score, status, output, visibility]."""
+    """Gradescope's results format: score, tests[name, score, max_score, status, output, visibility].
+
+    An exercise graded with hidden checks gives two tests: its public checks ("visible") and its
+    hidden ones ("after_published": the student sees them once the grades are published), each
+    worth its share of the exercise's points; ``extra_data`` names the exercise of each test."""
     tests = []
-    for i, g in enumerate(graded, start=1):
+    for g in graded:
         report = reports[g.name]
-        score = round(g.points * report.score, 2)
-        tests.append({
-            "name": f"{g.notebook} · {g.name}",
-            "number": str(i),
-            "score": score,
-            "max_score": g.points,
-            "status": "passed" if report.passed else "failed",
-            "output": test_output(report),
-            "visibility": "visible",
-        })
+        n = max(len(report.results), 1)
+        parts = [("public", [r for r in report.results if not r.hidden], "visible"),
+                 ("hidden", [r for r in report.results if r.hidden], "after_published")]
+        for kind, results, visibility in parts:
+            if kind == "hidden" and not results:
+                continue
+            share = len(results) / n if report.n_hidden else 1.0
+            passed = sum(r.passed for r in results)
+            name = f"{g.notebook} · {g.name}" + (f" ({kind} checks)" if report.n_hidden else "")
+            tests.append({
+                "name": name,
+                "number": str(len(tests) + 1),
+                "score": round(g.points * passed / n, 2),
+                "max_score": round(g.points * share, 2),
+                "status": "passed" if results and all(r.passed for r in results) else "failed",
+                "output": test_output(report, results=results) if kind == "public"
+                else "\n".join(f"{'✓' if r.passed else '✗'} {r.label}" + (f"\n    {r.message}"
+                                                                          if not r.passed and r.message else "")
+                               for r in results) + "\n",
+                "visibility": visibility,
+                "extra_data": {"exercise": g.name, "checks": kind},
+            })
     total = round(sum(t["score"] for t in tests), 2)
     maximum = sum(g.points for g in graded)
     summary = [f"{student}: {total:g} / {maximum:g} points"]
@@ -60,6 +76,16 @@ def results_json(student, graded, reports, notes, seconds, isolation):
     }
 
 
+def exercise_scores(result):
+    """{exercise: (score, max score)} of a results dict, its public and hidden tests added up."""
+    scores = {}
+    for t in result["tests"]:
+        name = (t.get("extra_data") or {}).get("exercise") or t["name"].split(" · ")[-1]
+        got, most = scores.get(name, (0.0, 0.0))
+        scores[name] = (round(got + t["score"], 2), round(most + t["max_score"], 2))
+    return scores
+
+
 def gradebook_csv(graded, rows):
     """A row per student, a column per exercise (points scored), and the total."""
     out = io.StringIO()
@@ -67,8 +93,9 @@ def gradebook_csv(graded, rows):
     writer.writerow(["student"] + [g.name for g in graded] + ["total"])
     writer.writerow(["(max)"] + [f"{g.points:g}" for g in graded] + [f"{sum(g.points for g in graded):g}"])
     for student, result in sorted(rows.items()):
-        scores = [t["score"] for t in result["tests"]]
-        writer.writerow([student] + [f"{s:g}" for s in scores] + [f"{result['score']:g}"])
+        scores = exercise_scores(result)
+        writer.writerow([student] + [f"{scores[g.name][0]:g}" for g in graded]
+                        + [f"{result['score']:g}"])
     return out.getvalue()
 
 
@@ -78,7 +105,7 @@ def summary_table(graded, rows):
     width = max([len("student")] + [len(s) for s in rows])
     lines = [f"{'student':<{width}}  {'score':>12}  passed  notes"]
     for student, result in sorted(rows.items()):
-        passed = sum(t["status"] == "passed" for t in result["tests"])
+        passed = sum(got == most for got, most in exercise_scores(result).values())
         notes = result["output"].splitlines()[1:]
         note = notes[0].removeprefix("Note: ") if notes else ""
         lines.append(f"{student:<{width}}  {result['score']:>6g} / {maximum:<3g}  "

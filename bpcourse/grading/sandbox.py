@@ -184,7 +184,7 @@ class Sandbox:
 
 
 #: The reference modules a whole network's exercise may need, in import order.
-REFERENCE_MODULES = ("_validate", "_fast", "layers", "losses", "optim", "network")
+REFERENCE_MODULES = ("_validate", "_fast", "layers", "losses", "optim", "network", "autograd")
 
 
 def reference_sources():

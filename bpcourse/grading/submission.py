@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import json
 from pathlib import Path
 import re
+import threading
 
 MAX_FILE_BYTES = 20 * 2**20
 MAX_ZIP_MEMBERS = 1000
@@ -204,7 +205,7 @@ def _without_magics(source):
 
 def _add_unit(sub, name, source, names, imports_only, notebook=False):
     try:
-        tree = ast.parse(source, name)
+        tree = _parse(source, name)
     except SyntaxError as e:
         defines = [n for n in names if re.search(rf"^\s*def\s+{n}\s*\(", source, re.MULTILINE)]
         what = f" (so {', '.join(defines)} cannot be graded)" if defines else ""
@@ -230,6 +231,17 @@ def _add_unit(sub, name, source, names, imports_only, notebook=False):
         sub.units.append(Unit(name, source, keep))
 
 
+_AST_LOCK = threading.Lock()
+
+
+def _parse(source, name="<unknown>"):
+    """``ast.parse``, one thread at a time: CPython 3.11's AST constructor is not thread-safe
+    (python/cpython#106905: a spurious "SystemError: AST constructor recursion depth
+    mismatch" when two grading threads parse at once)."""
+    with _AST_LOCK:
+        return ast.parse(source, name)
+
+
 def _rebinds(stmt, names):
     """True for ``dense_forward = check(dense_forward)`` and the like."""
     targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
@@ -243,7 +255,7 @@ def _find_reference_use(sub, names, uses):
     bound = {}        # name -> where it was imported from bpcourse
     functions = {}    # top-level function name -> its AST
     for unit in sub.units:
-        tree = ast.parse(unit.source)
+        tree = _parse(unit.source)
         for i in unit.keep:
             stmt = tree.body[i]
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):

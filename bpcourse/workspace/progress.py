@@ -127,7 +127,7 @@ def grade_files(ws, files, timeout=5.0):
     """Grade ``files`` ({name: bytes}) as ``bpcourse grade`` grades their submission zip."""
     from ..grading.course import graded_exercises
     from ..grading.grade import grade_reports
-    from ..grading.results import results_json
+    from ..grading.results import exercise_scores, results_json
     from ..grading.sandbox import Limits, Sandbox
 
     start = time.perf_counter()
@@ -148,9 +148,9 @@ def grade_files(ws, files, timeout=5.0):
             sub, reports, isolation = grade_reports(sandbox, zip_path, graded, seed=0)
         finally:
             sandbox.close()
-    scored = results_json(sub.student, graded, reports, [], 0.0, isolation)["tests"]
+    scored = exercise_scores(results_json(sub.student, graded, reports, [], 0.0, isolation))
     notes += [p for p in sub.problems if not any(p.startswith(f"{b} is not a valid") for b in broken)]
-    rows = [_row(g, reports[g.name], t["score"], files) for g, t in zip(graded, scored)]
+    rows = [_row(g, reports[g.name], scored[g.name][0], files) for g in graded]
     return Progress(ws.path, rows, notes, time.perf_counter() - start, isolation)
 
 

@@ -21,7 +21,8 @@ EXERCISES = [
     "two_layer_loss_and_grads", "relu_backward", "sigmoid_backward", "tanh_backward",
     "batchnorm_forward", "batchnorm_backward_graph", "batchnorm_backward", "dropout_forward",
     "dropout_backward", "sgd_step", "sgd_momentum_step", "adam_step", "mlp_forward",
-    "mlp_backward", "train_step", "train_epoch",
+    "mlp_backward", "train_step", "train_epoch", "he_init", "update_ratios", "tape_backward",
+    "autograd_grads",
 ]
 
 
@@ -30,9 +31,9 @@ def correct_source():
 
 
 def function_span(source, name):
-    """(first line, last line), 1-based and inclusive, of the top-level ``def name``."""
+    """(first line, last line), 1-based and inclusive, of the top-level ``def name`` (or class)."""
     for node in ast.parse(source).body:
-        if isinstance(node, ast.FunctionDef) and node.name == name:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
             return first, node.end_lineno
     raise KeyError(f"no top-level function {name!r}")
@@ -94,6 +95,8 @@ def exercise_cells(names=EXERCISES, replacements=None, check_cells=True):
         code = textwrap.dedent(replacements.get(name) or function_source(name))
         if name in ("cross_entropy", "softmax_cross_entropy"):
             code = helper + "\n\n" + code
+        if name == "autograd_grads":   # the engine's classes live in its exercise cell
+            code = function_source("Tape") + "\n\n" + function_source("Tensor") + "\n\n" + code
         cells.append(code_cell(code, exercise=name))
         if check_cells:
             cells.append(code_cell(f"{name} = check({name})", outputs=[{
@@ -300,6 +303,22 @@ WRONG = {
                 new[f"running_var{l}"] = 0.9 * params[f"running_var{l}"] + 0.1 * c[3]
             return new, {"t": t, "m": m, "v": v}, loss
         """, "UNBIASED batch variance"),
+    "tape_backward_overwrites": Wrong("tape_backward", """
+        def tape_backward(tape, output, grad=1.0):
+            grads = {output: grad}
+            for op, inputs, out, cache in reversed(tape):
+                if out not in grads:
+                    continue
+                g = grads[out]
+                rule = {"dense": lambda: dense_backward(g, cache),
+                        "batchnorm": lambda: batchnorm_backward(g, cache),
+                        "relu": lambda: (relu_backward(g, cache),),
+                        "dropout": lambda: (dropout_backward(g, cache),),
+                        "add": lambda: (g, g), "softmax_ce": lambda: (g * cache,)}[op]()
+                for i, gi in zip(inputs, rule):
+                    grads[i] = gi
+            return grads
+        """, "collects the SUM of the gradients"),
     "train_epoch_unweighted_mean": Wrong("train_epoch", """
         def train_epoch(params, state, X, y, config, rng, batch_size=64):
             order = rng.permutation(len(X))
@@ -310,6 +329,28 @@ WRONG = {
                 losses.append(loss)
             return params, state, sum(losses) / len(losses)
         """, "weight each batch's loss by its size"),
+    "he_init_with_fan_out": Wrong("he_init", """
+        def he_init(fan_in, fan_out, rng, dtype=np.float32):
+            return rng.normal(0.0, np.sqrt(2 / fan_out), size=(fan_in, fan_out)).astype(dtype)
+        """, "He initialization divides by fan_in"),
+    "he_init_variance_as_std": Wrong("he_init", """
+        def he_init(fan_in, fan_out, rng, dtype=np.float32):
+            return rng.normal(0.0, 2 / fan_in, size=(fan_in, fan_out)).astype(dtype)
+        """, "2/fan_in is the VARIANCE"),
+    "he_init_from_np_random": Wrong("he_init", """
+        def he_init(fan_in, fan_out, rng, dtype=np.float32):
+            return np.random.randn(fan_in, fan_out).astype(dtype) * np.sqrt(2 / fan_in)
+        """, "not from np.random"),
+    "update_ratios_without_lr": Wrong("update_ratios", """
+        def update_ratios(params, grads, lr):
+            return {k: float(np.linalg.norm(grads[k]) / np.linalg.norm(params[k]))
+                    for k in params if k.startswith("W")}
+        """, "the learning rate is missing"),
+    "update_ratios_per_entry": Wrong("update_ratios", """
+        def update_ratios(params, grads, lr):
+            return {k: float(np.mean(np.abs(lr * grads[k] / params[k])))
+                    for k in params if k.startswith("W")}
+        """, "not the mean of the entries' ratios"),
 }
 
 

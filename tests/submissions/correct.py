@@ -212,3 +212,105 @@ def train_epoch(params, state, X, y, config, rng, batch_size=64):
         params, state, loss = train_step(params, state, X[idx], y[idx], config, rng)
         total += loss * len(idx)
     return params, state, total / len(X)
+
+
+def tape_backward(tape, output, grad=1.0):
+    grads = {output: grad}
+    for op, inputs, out, cache in reversed(tape):
+        if out not in grads:
+            continue
+        g = grads[out]
+        if op == "dense":
+            rule = dense_backward(g, cache)
+        elif op == "batchnorm":
+            rule = batchnorm_backward(g, cache)
+        elif op == "relu":
+            rule = (relu_backward(g, cache),)
+        elif op == "dropout":
+            rule = (dropout_backward(g, cache),)
+        elif op == "add":
+            rule = (g, g)
+        else:
+            rule = (g * cache,)
+        for i, gi in zip(inputs, rule):
+            grads[i] = grads[i] + gi if i in grads else gi
+    return grads
+
+
+class Tape:
+    def __init__(self):
+        self.entries, self.watched, self.count = [], [], 0
+
+    def new_id(self):
+        self.count += 1
+        return f"t{self.count - 1}"
+
+
+class Tensor:
+    def __init__(self, data, tape):
+        self.data, self.tape, self.id, self.grad = data, tape, tape.new_id(), None
+
+    def _record(self, op, inputs, data, cache):
+        out = Tensor(data, self.tape)
+        self.tape.entries.append((op, tuple(t.id for t in inputs), out.id, cache))
+        return out
+
+    def dense(self, W, b):
+        Z, cache = dense_forward(self.data, W.data, b.data)
+        return self._record("dense", (self, W, b), Z, cache)
+
+    def batchnorm(self, gamma, beta):
+        out, cache = batchnorm_forward(self.data, gamma.data, beta.data)
+        return self._record("batchnorm", (self, gamma, beta), out, cache)
+
+    def relu(self):
+        A, cache = relu_forward(self.data)
+        return self._record("relu", (self,), A, cache)
+
+    def dropout(self, p, rng):
+        out, cache = dropout_forward(self.data, p, rng)
+        return self._record("dropout", (self,), out, cache)
+
+    def __add__(self, other):
+        return self._record("add", (self, other), self.data + other.data, None)
+
+    def softmax_ce(self, y):
+        loss, dZ = softmax_cross_entropy(self.data, y)
+        return self._record("softmax_ce", (self,), loss, dZ)
+
+    def backward(self):
+        grads = tape_backward(self.tape.entries, self.id, 1.0)
+        for t in self.tape.watched:
+            t.grad = grads.get(t.id)
+
+
+def autograd_grads(X, y, params, config, rng=None, backward_calls=1):
+    tape = Tape()
+    P = {k: Tensor(v, tape) for k, v in params.items() if not k.startswith("running_")}
+    tape.watched += P.values()
+    K = len([k for k in params if k.startswith("W")])
+    A = Tensor(X, tape)
+    for l in range(1, K + 1):
+        w = 2 if config.get("tied") and 2 <= l < K else l
+        Z = A.dense(P[f"W{w}"], P[f"b{w}"])
+        if l == K:
+            break
+        if config["batchnorm"]:
+            Z = Z.batchnorm(P[f"gamma{l}"], P[f"beta{l}"])
+        H = Z.relu()
+        if config["dropout"] > 0:
+            H = H.dropout(config["dropout"], rng)
+        A = A + H if config.get("residual") and H.data.shape == A.data.shape else H
+    loss = Z.softmax_ce(y)
+    for _ in range(backward_calls):
+        loss.backward()
+    return float(loss.data), {k: t.grad for k, t in P.items() if t.grad is not None}
+
+
+def he_init(fan_in, fan_out, rng, dtype=np.float32):
+    return rng.normal(0.0, np.sqrt(2 / fan_in), size=(fan_in, fan_out)).astype(dtype)
+
+
+def update_ratios(params, grads, lr):
+    return {k: float(lr * np.linalg.norm(grads[k]) / np.linalg.norm(params[k]))
+            for k in params if k.startswith("W")}

@@ -22,13 +22,31 @@ def forward_cases(rng, given):
     return cases
 
 
+def hidden_forward_cases(rng, given):
+    """Larger shapes than the public cases, and one output unit."""
+    X, W, b = normal(rng, (67, 41)), normal(rng, (41, 29)), normal(rng, 29)
+    cases = [Case("a batch of 67 examples, X (67, 41), W (41, 29)", [call("dense_forward", X, W, b)],
+                  {"N": 67})]
+    X, W, b = normal(rng, (9, 5), np.float32), normal(rng, (5, 1), np.float32), normal(rng, 1, np.float32)
+    cases.append(Case("one output unit, W (5, 1), float32", [call("dense_forward", X, W, b)], {"N": 9}))
+    return cases
+
+
+def hidden_backward_cases(rng, given):
+    X, W, b = normal(rng, (53, 37)), normal(rng, (37, 23)), normal(rng, 23)
+    dZ = normal(rng, (53, 23))
+    return [Case("a batch of 53 examples, X (53, 37), W (37, 23)",
+                 backward_calls("dense_backward", "dense_forward", (X, W, b), cache(X, W, b), dZ, given),
+                 {"N": 53})]
+
+
 dense_forward = Exercise(
     name="dense_forward",
     notebook="01_forward_pass",
     signature="dense_forward(X, W, b) -> (Z, cache)",
     arg_names=("X", "W", "b"),
     outputs=("Z", "cache"), cache=("X", "W", "b"),
-    make_cases=forward_cases,
+    make_cases=forward_cases, hidden_cases=hidden_forward_cases,
     mistakes=[
         Mistake("the bias is missing: Z = X W + b, with b (M,) broadcast over the N rows.",
                 fn=lambda X, W, b: (X @ W, (X, W, b))),
@@ -71,7 +89,7 @@ dense_backward = Exercise(
     signature="dense_backward(dZ, cache) -> (dX, dW, db)",
     arg_names=("dZ", "cache"),
     outputs=("dX", "dW", "db"),
-    make_cases=backward_cases,
+    make_cases=backward_cases, hidden_cases=hidden_backward_cases,
     needs=("dense_forward",),
     mistakes=[
         Mistake("missing transpose: dW must have W's shape (D, M), so dW = Xᵀ dZ "

@@ -26,6 +26,15 @@ def softmax_cases(rng, given):
     ]
 
 
+def hidden_softmax_cases(rng, given):
+    """Many classes, one class, and rows of equal logits."""
+    return [
+        Case("100 classes, a batch of 31", [call("softmax", normal(rng, (31, 100), scale=3.0))]),
+        Case("a single class: every probability is 1", [call("softmax", normal(rng, (5, 1)))]),
+        Case("rows of equal logits: a uniform distribution", [call("softmax", np.full((3, 7), -2.5))]),
+    ]
+
+
 def _global_max_softmax(Z):
     E = np.exp(Z - Z.max())
     return E / E.sum(axis=1, keepdims=True)
@@ -34,7 +43,7 @@ def _global_max_softmax(Z):
 softmax = Exercise(
     name="softmax", notebook="02_loss",
     signature="softmax(Z) -> P", arg_names=("Z",), outputs=("P",),
-    make_cases=softmax_cases,
+    make_cases=softmax_cases, hidden_cases=hidden_softmax_cases,
     mistakes=[
         Mistake("softmax over the wrong axis: each ROW is one example, so normalize with "
                 "sums over axis=1 (keepdims=True), not over the columns.",

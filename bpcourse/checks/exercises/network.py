@@ -12,7 +12,7 @@ import numpy as np
 from ... import layers, network as net
 from ...losses import softmax_cross_entropy
 from ...optim import adam_step
-from ..build import call, normal, numerical_gradient, ok, spec
+from ..build import away_from_kinks, call, normal, numerical_gradient, ok, spec
 from ..core import Case, Exercise, Mistake, compare_all
 
 
@@ -55,9 +55,12 @@ def two_layer_cases(rng, given):
         cases.append(Case(f"random {label} network 3 → 6 → 4, a batch of {N}",
                           [call("two_layer_loss_and_grads", spec(params), X, y)], {"N": N}))
     N, D, H, C = 5, 2, 4, 3
-    params = [normal(rng, (D, H)), normal(rng, H, scale=0.3), normal(rng, (H, C)),
-              normal(rng, C, scale=0.3)]
-    X, y = normal(rng, (N, D)), rng.integers(0, C, N)
+    for _ in range(50):   # inputs whose ReLU inputs are all away from the kink at 0
+        params = [normal(rng, (D, H)), normal(rng, H, scale=0.3), normal(rng, (H, C)),
+                  normal(rng, C, scale=0.3)]
+        X, y = normal(rng, (N, D)), rng.integers(0, C, N)
+        if away_from_kinks([X @ params[0] + params[1]]):
+            break
     grads = []
     for i in range(4):
         def loss(p, i=i):
@@ -269,9 +272,12 @@ def backward_cases(rng, given):
         cases.append(Case(f"{label}, {what}, the caches as documented",
                           _backward_calls(dlogits, caches, X, params, config, seed, given),
                           {"N": len(X)}))
-    params, config = _mlp(rng, [4, 5, 6, 3], True, 0.4)
-    X, seed = normal(rng, (6, 4)), _seed(rng)
-    logits, caches = net.mlp_forward(X, params, config, np.random.default_rng(seed))
+    for _ in range(50):   # inputs whose ReLU inputs are all away from the kink at 0
+        params, config = _mlp(rng, [4, 5, 6, 3], True, 0.4)
+        X, seed = normal(rng, (6, 4)), _seed(rng)
+        logits, caches = net.mlp_forward(X, params, config, np.random.default_rng(seed))
+        if away_from_kinks([c for kind, c in caches if kind == "relu"]):
+            break
     dlogits = normal(rng, logits.shape, scale=0.2)
     grads = net.mlp_backward(dlogits, caches)
     numerical = {}
