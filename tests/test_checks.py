@@ -364,12 +364,41 @@ def my_update_ratios(params, grads, lr):
     return ratios
 
 
+def my_sgd_weight_decay_step(w, dw, lr, weight_decay):
+    """The shrink-then-step form: (1 − lr·λ) w − lr · dw."""
+    return (1 - lr * weight_decay) * w - lr * dw
+
+
+def my_rmsprop_step(w, dw, v, lr=1e-2, alpha=0.99, eps=1e-8):
+    v_new = v + (1 - alpha) * (np.square(dw) - v)      # the same running mean, as an update
+    return w - lr * dw / (eps + v_new ** 0.5), v_new
+
+
+def my_adamw_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+    """Decay and Adam step in one expression (the Adam step does not depend on w)."""
+    m_new = m + (1 - beta1) * (dw - m)
+    v_new = v + (1 - beta2) * (np.square(dw) - v)
+    step = (m_new / (1 - beta1 ** t)) / (np.sqrt(v_new / (1 - beta2 ** t)) + eps)
+    return w - lr * weight_decay * w - lr * step, m_new, v_new
+
+
+def my_cosine_warmup_lr(step, base_lr, warmup_steps, total_steps, min_lr=0.0):
+    """With numpy's cosine, and the shape as a fraction."""
+    if step >= total_steps:
+        frac = 0.0
+    elif step < warmup_steps:
+        return base_lr * (step + 1.0) / (warmup_steps + 1.0)
+    else:
+        frac = 0.5 * (1.0 + float(np.cos(np.pi * (step - warmup_steps) / (total_steps - warmup_steps))))
+    return min_lr + frac * (base_lr - min_lr)
+
+
 MINE = {name[3:]: fn for name, fn in dict(globals()).items() if name.startswith("my_")}
 MINE["batchnorm_backward"] = MINE.pop("batchnorm_backward_compact")
 
 
 def test_every_exercise_has_a_hand_written_implementation_here():
-    assert len(EXERCISES) == 29
+    assert len(EXERCISES) == 33
     assert set(MINE) == set(EXERCISES)
     assert "rel_error" not in EXERCISES
 

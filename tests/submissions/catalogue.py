@@ -21,7 +21,8 @@ EXERCISES = [
     "two_layer_loss_and_grads", "relu_backward", "sigmoid_backward", "tanh_backward",
     "batchnorm_forward", "batchnorm_backward_graph", "batchnorm_backward", "dropout_forward",
     "dropout_backward", "sgd_step", "sgd_momentum_step", "adam_step", "mlp_forward",
-    "mlp_backward", "train_step", "train_epoch", "he_init", "update_ratios", "tape_backward",
+    "mlp_backward", "train_step", "train_epoch", "he_init", "update_ratios",
+    "sgd_weight_decay_step", "rmsprop_step", "adamw_step", "cosine_warmup_lr", "tape_backward",
     "autograd_grads",
 ]
 
@@ -351,6 +352,40 @@ WRONG = {
             return {k: float(np.mean(np.abs(lr * grads[k] / params[k])))
                     for k in params if k.startswith("W")}
         """, "not the mean of the entries' ratios"),
+    "sgd_weight_decay_without_lr": Wrong("sgd_weight_decay_step", """
+        def sgd_weight_decay_step(w, dw, lr, weight_decay):
+            return w - lr * dw - weight_decay * w
+        """, "the learning rate multiplies it too"),
+    "rmsprop_eps_inside_the_root": Wrong("rmsprop_step", """
+        def rmsprop_step(w, dw, v, lr=1e-2, alpha=0.99, eps=1e-8):
+            v = alpha * v + (1 - alpha) * dw ** 2
+            return w - lr * dw / np.sqrt(v + eps), v
+        """, "eps goes after the square root"),
+    "adamw_as_adam_with_l2": Wrong("adamw_step", """
+        def adamw_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+            g = dw + weight_decay * w
+            m = beta1 * m + (1 - beta1) * g
+            v = beta2 * v + (1 - beta2) * g * g
+            m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+            return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+        """, "Adam with L2 regularization"),
+    "adamw_decay_without_lr": Wrong("adamw_step", """
+        def adamw_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+            w = w * (1 - weight_decay)
+            m = beta1 * m + (1 - beta1) * dw
+            v = beta2 * v + (1 - beta2) * dw * dw
+            m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+            return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+        """, "multiplied by the learning rate"),
+    "cosine_warmup_from_zero": Wrong("cosine_warmup_lr", """
+        def cosine_warmup_lr(step, base_lr, warmup_steps, total_steps, min_lr=0.0):
+            if step < warmup_steps:
+                return base_lr * step / warmup_steps
+            if step >= total_steps:
+                return min_lr
+            t = (step - warmup_steps) / (total_steps - warmup_steps)
+            return min_lr + (base_lr - min_lr) * (1 + np.cos(np.pi * t)) / 2
+        """, "warm-up off by one"),
 }
 
 

@@ -314,3 +314,30 @@ def he_init(fan_in, fan_out, rng, dtype=np.float32):
 def update_ratios(params, grads, lr):
     return {k: float(lr * np.linalg.norm(grads[k]) / np.linalg.norm(params[k]))
             for k in params if k.startswith("W")}
+
+
+def sgd_weight_decay_step(w, dw, lr, weight_decay):
+    return w - lr * (dw + weight_decay * w)
+
+
+def rmsprop_step(w, dw, v, lr=1e-2, alpha=0.99, eps=1e-8):
+    v = alpha * v + (1 - alpha) * dw * dw
+    return w - lr * dw / (np.sqrt(v) + eps), v
+
+
+def adamw_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+    w = w * (1 - lr * weight_decay)
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw * dw
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def cosine_warmup_lr(step, base_lr, warmup_steps, total_steps, min_lr=0.0):
+    if step < warmup_steps:
+        return base_lr * (step + 1) / (warmup_steps + 1)
+    if step >= total_steps:
+        return min_lr
+    t = (step - warmup_steps) / (total_steps - warmup_steps)
+    return float(min_lr + (base_lr - min_lr) * (1 + np.cos(np.pi * t)) / 2)

@@ -43,11 +43,22 @@ def sgd_wd_cases(rng, given):
     return cases
 
 
+def hidden_sgd_wd_cases(rng, given):
+    """A vector, a large lr·λ, a large float32 matrix."""
+    return [
+        Case("a vector w (7,), lr = 1.0, weight_decay = 0.5 (w halves, then the gradient step)",
+             [call("sgd_weight_decay_step", _w(rng, 7), normal(rng, 7), 1.0, 0.5)], hidden=True),
+        Case("float32 weights (61, 47), lr = 0.3, weight_decay = 0.05",
+             [call("sgd_weight_decay_step", _w(rng, (61, 47), F32), normal(rng, (61, 47), F32), 0.3,
+                   0.05)], hidden=True),
+    ]
+
+
 sgd_weight_decay_step = Exercise(
     name="sgd_weight_decay_step", notebook="12_regularization",
     signature="sgd_weight_decay_step(w, dw, lr, weight_decay) -> w_new",
     arg_names=("w", "dw", "lr", "weight_decay"), outputs=("w_new",),
-    make_cases=sgd_wd_cases,
+    make_cases=sgd_wd_cases, hidden_cases=hidden_sgd_wd_cases,
     mistakes=[
         Mistake("the decay is part of the gradient, so the learning rate multiplies it too: "
                 "w_new = w − lr·(dw + λw); yours subtracts λw without the lr (each step should "
@@ -118,11 +129,24 @@ def _rmsprop_keras_defaults(w, dw, v, lr=1e-3, alpha=0.9, eps=1e-7):
     return _rmsprop(w, dw, v, lr, alpha, eps)
 
 
+def hidden_rmsprop_cases(rng, given):
+    """alpha = 0 (v is the last dw²), a vector, large v with small gradients."""
+    s = _shape(rng)
+    return [
+        Case("alpha = 0: v is the last dw² alone, the step is about lr·sign(dw)",
+             [call("rmsprop_step", _w(rng, s), normal(rng, s), normal(rng, s) ** 2, 0.01, 0.0, 1e-8)],
+             hidden=True),
+        Case("a vector (9,), large v (about 100) and small gradients (about 0.01), float32",
+             [call("rmsprop_step", _w(rng, 9, F32), normal(rng, 9, F32, 0.01),
+                   (100 + normal(rng, 9, F32) ** 2).astype(F32), 0.02, 0.9, 1e-8)], hidden=True),
+    ]
+
+
 rmsprop_step = Exercise(
     name="rmsprop_step", notebook="12_regularization",
     signature="rmsprop_step(w, dw, v, lr=1e-2, alpha=0.99, eps=1e-8) -> (w_new, v_new)",
     arg_names=("w", "dw", "v", "lr", "alpha", "eps"), outputs=("w_new", "v_new"),
-    make_cases=rmsprop_cases,
+    make_cases=rmsprop_cases, hidden_cases=hidden_rmsprop_cases,
     mistakes=[
         Mistake("eps goes after the square root: w − lr·dw / (√v + eps), as in PyTorch "
                 "(√(v + eps) takes far too small steps when the gradients are tiny).",
@@ -177,9 +201,10 @@ def adamw_cases(rng, given):
                             1e-8, 0.5)]))
     s = _shape(rng)
     m, v = normal(rng, s, F32, 0.1), (normal(rng, s, F32, 0.3) ** 2).astype(F32)
-    cases.append(Case("float32, t = 20, lr = 0.01, weight_decay = 0.1",
+    cases.append(Case("float32, t = 20, lr = 0.01, weight_decay = 2 (a 2 % decay: visible in "
+                      "float32)",
                       [call("adamw_step", _w(rng, s, F32), normal(rng, s, F32), m, v, 20, 0.01,
-                            0.9, 0.999, 1e-8, 0.1)]))
+                            0.9, 0.999, 1e-8, 2.0)]))
     s = _shape(rng)
     cases.append(Case("a zero gradient (and zero moments), t = 1: only the decay acts, "
                       "w · (1 − lr·λ)",
@@ -217,12 +242,26 @@ def _adamw_variant(**wrong):
     return lambda *args, **kwargs: _adamw(*args, **kwargs, **wrong)
 
 
+def hidden_adamw_cases(rng, given):
+    """A late step (t = 1000: no bias correction left), weight_decay = 0 (Adam), a vector."""
+    s = _shape(rng)
+    m, v = normal(rng, s, scale=0.1), normal(rng, s, scale=0.3) ** 2
+    cases = [Case("a late step, t = 1000, lr = 0.003, weight_decay = 0.05",
+                  [call("adamw_step", _w(rng, s), normal(rng, s), m, v, 1000, 0.003, 0.9, 0.999, 1e-8,
+                        0.05)], hidden=True)]
+    m, v = normal(rng, 11, scale=0.1), normal(rng, 11, scale=0.3) ** 2
+    cases.append(Case("weight_decay = 0: Adam's step (a vector (11,), t = 3)",
+                      [call("adamw_step", _w(rng, 11), normal(rng, 11), m, v, 3, 0.01, 0.9, 0.999,
+                            1e-8, 0.0)], hidden=True))
+    return cases
+
+
 adamw_step = Exercise(
     name="adamw_step", notebook="12_regularization",
     signature="adamw_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, "
               "weight_decay=1e-2) -> (w_new, m_new, v_new)",
     arg_names=("w", "dw", "m", "v", "t", "lr", "beta1", "beta2", "eps", "weight_decay"),
-    outputs=("w_new", "m_new", "v_new"), make_cases=adamw_cases,
+    outputs=("w_new", "m_new", "v_new"), make_cases=adamw_cases, hidden_cases=hidden_adamw_cases,
     mistakes=[
         Mistake("this is Adam with L2 regularization (λw added to the gradient, PyTorch's "
                 "Adam(weight_decay=λ)), not decoupled weight decay: in AdamW the moments see dw "
@@ -316,11 +355,26 @@ def _cosine_variant(**wrong):
     return lambda *args, **kwargs: _cosine(*args, **kwargs, **wrong)
 
 
+def hidden_cosine_cases(rng, given):
+    """One warm-up step; a cosine of one step; a long schedule at its middle."""
+    return [
+        Case("step 0 with warmup_steps 1: half of base_lr",
+             [call("cosine_warmup_lr", 0, 0.4, 1, 10, 0.0)], hidden=True),
+        Case("step 3 of a cosine one step long (warmup_steps 3, total_steps 4): base_lr",
+             [call("cosine_warmup_lr", 3, 0.2, 3, 4, 0.01)], hidden=True),
+        Case("the middle of the cosine, step 550 (warmup_steps 100, total_steps 1000): "
+             "(base_lr + min_lr)/2",
+             [call("cosine_warmup_lr", 550, 1e-3, 100, 1000, 1e-5)], hidden=True),
+        Case("the last warm-up step, step 99 of 100", [call("cosine_warmup_lr", 99, 1e-3, 100, 1000)],
+             hidden=True),
+    ]
+
+
 cosine_warmup_lr = Exercise(
     name="cosine_warmup_lr", notebook="12_regularization",
     signature="cosine_warmup_lr(step, base_lr, warmup_steps, total_steps, min_lr=0.0) -> lr",
     arg_names=("step", "base_lr", "warmup_steps", "total_steps", "min_lr"), outputs=("lr",),
-    make_cases=cosine_cases,
+    make_cases=cosine_cases, hidden_cases=hidden_cosine_cases,
     mistakes=[
         Mistake("warm-up off by one: the first step (step 0) must not have lr 0 (a wasted "
                 "step); this course's warm-up is base_lr·(step + 1)/(W + 1), PyTorch's "
