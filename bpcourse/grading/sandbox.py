@@ -184,7 +184,8 @@ class Sandbox:
 
 
 #: The reference modules a whole network's exercise may need, in import order.
-REFERENCE_MODULES = ("_validate", "_fast", "layers", "losses", "optim", "network", "autograd")
+REFERENCE_MODULES = ("_validate", "_fast", "layers", "losses", "lr_scheduler", "optim", "network",
+                     "autograd")
 
 
 def reference_sources():
