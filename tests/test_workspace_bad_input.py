@@ -270,7 +270,8 @@ results["full_tmp"] = [k for k in after if k.endswith(".tmp")]
 sh("mount", "-o", "remount,size=16m", str(mnt))
 results["full_again"] = run("update", mnt / "tiny", "--from", rel2)
 results["full_final_ok"] = all((mnt / "tiny" / p.name).read_bytes() == p.read_bytes() for p in rel2.glob("*.ipynb"))
-# --- read-only: a workspace made, then the disk remounted read-only
+# --- read-only: a workspace made (room for the whole course, which grows), then remounted read-only
+sh("mount", "-o", "remount,size=64m", str(mnt))
 ensure_workspace(mnt / "full", echo=lambda *a: None)
 sh("mount", "-o", "remount,ro", str(mnt))
 before = snap(mnt)
