@@ -22,6 +22,7 @@ from ..checks.report import CaseResult, Report, judge, make_cases
 from . import results as out
 from .course import HIDDEN_CHOICES, graded_exercises
 from .sandbox import Limits, Sandbox
+from .sources import exercise_sources
 from .submission import read, student_id
 
 
@@ -49,7 +50,8 @@ def grade_one(sandbox, path, graded, seed):
     start = time.perf_counter()
     sub, reports, isolation = grade_reports(sandbox, path, graded, seed)
     result = out.results_json(sub.student, graded, reports, list(sub.problems),
-                              time.perf_counter() - start, isolation)
+                              time.perf_counter() - start, isolation,
+                              exercise_sources(sub, [g.name for g in graded]))
     return sub.student, result
 
 
@@ -196,8 +198,11 @@ def _all_failed(name, seed, hidden, status, message):
 
 
 def grade(submissions, out_dir, jobs=None, limits=None, exercises=None, solutions=None, seed=0,
-          echo=print, hidden="as-set"):
-    """Grade ``submissions`` (paths) into ``out_dir``; returns {student: results dict}."""
+          echo=print, hidden="as-set", reports=True, similarity=False):
+    """Grade ``submissions`` (paths) into ``out_dir``; returns {student: results dict}.
+
+    With ``reports``, then writes the feedback pages and the class report (``reports.py``),
+    and with ``similarity`` the similarity report, from the final results."""
     paths = [Path(p) for p in submissions]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -238,6 +243,11 @@ def grade(submissions, out_dir, jobs=None, limits=None, exercises=None, solution
     for student, result in rows.items():  # and so these are the final, untampered files
         out.write_student(out_dir, student, result)
     out.atomic_write(out_dir / "gradebook.csv", out.gradebook_csv(graded, rows))
+    if reports or similarity:
+        from .reports import write_reports
+
+        write_reports(out_dir, rows, solutions=solutions, reports=reports,
+                      similarity=similarity, echo=echo)
     isolation = sorted({r["extra_data"]["isolation"] for r in rows.values()} - {NOTHING_RAN})
     return rows, graded, "; ".join(isolation) or NOTHING_RAN
 
@@ -281,6 +291,12 @@ def add_parser(subparsers):
                    help="add the grader's hidden checks (other shapes and values, edge cases) to "
                         "the exercises whose solution cell says \"hidden\": true (as-set, the "
                         "default), to all exercises, or to none")
+    p.add_argument("--no-reports", dest="reports", action="store_false",
+                   help="write only results.json and gradebook.csv: no feedback pages, no class "
+                        "report (for a huge class; `bpcourse report OUT` writes them later)")
+    p.add_argument("--similarity", action="store_true",
+                   help="also write OUT/similarity.html: pairs of near-identical exercise code, "
+                        "to look at (see `bpcourse similarity --help`)")
     p.set_defaults(run=_run)
 
 
@@ -295,13 +311,15 @@ def _run(args):
             args.submissions, args.out, jobs=args.jobs,
             limits=Limits(timeout=args.timeout, memory_mb=args.memory_mb),
             exercises=args.exercises, solutions=args.solutions, seed=args.seed,
-            echo=lambda *a, **k: print(*a, **k), hidden=args.hidden)
+            echo=lambda *a, **k: print(*a, **k), hidden=args.hidden, reports=args.reports,
+            similarity=args.similarity)
     except UsageError as e:
         print(f"bpcourse grade: {e}", file=sys.stderr)
         return 2
     print(out.summary_table(graded, rows))
     print(f"\ngraded {len(rows)} submission(s) in {time.perf_counter() - start:.1f} s; "
-          f"results in {args.out}/ (gradebook.csv, <student>/results.json); "
+          f"results in {args.out}/ (gradebook.csv, <student>/results.json"
+          f"{', report.html, <student>/feedback.html' if args.reports else ''}); "
           f"sandbox: {isolation}")
     if not all(part.startswith(("Landlock", NOTHING_RAN)) for part in isolation.split("; ")):
         print("WARNING: submitted code ran WITHOUT filesystem isolation (Landlock needs Linux "
