@@ -169,7 +169,13 @@ def test_hidden_checks_get_their_own_verdict_and_the_source_stays_with_the_publi
     (entry,) = exercise_tests(result)
     assert entry["score"] == result["score"] and entry["max_score"] == 2
     html = feedback.feedback_html(result)
-    assert "First failing hidden check" in html and "(a hidden check)" in html
+    assert "A hidden check failed." in html and "(a hidden check)" in html
+    assert "hidden checks passed" in html
+    # the learner is told that a hidden check failed and how, not its inputs or values
+    assert pages.esc(hidden["first_failure"]["label"]) not in html
+    assert pages.esc(hidden["first_failure"]["message"]) not in html
+    assert "hidden:" not in html and "expected" not in html
+    assert hidden["first_failure"]["label"] in json.dumps(result)   # the instructor has them
 
 
 # ---------------------------------------------------------------- the feedback page
@@ -228,7 +234,7 @@ def test_a_feedback_page_names_the_mistake_shows_the_failure_and_the_code(tmp_pa
     assert "Likely mistake:" in section and "not summed over the batch" in section
     assert '<details class="code" open>' in section                        # a failure: open
     assert '<span class="nf">dense_backward</span>' in section             # highlighted
-    assert re.search(r'<span class="linenos">\d+</span>', section)
+    assert re.search(r'<span class="linenos">\s*\d+ </span>', section)
     ok = html[html.index('id="ex-dense_forward"'):html.index('id="ex-dense_backward"')]
     assert '<details class="code">' in ok                                  # a pass: folded
     missing = html[html.index('id="ex-sgd_step"'):]
@@ -338,6 +344,36 @@ def test_the_class_report_has_its_figures_at_twice_their_size_and_its_tables(kla
     assert "exited with code 3" in troubles
     students = html[html.index('<table class="students">'):]
     assert students.count("<tr>") == len(klass) + 1
+
+
+def test_the_class_report_shows_the_instructor_the_failed_hidden_checks(tmp_path):
+    small = tmp_path / "sam.py"
+    small.write_text(textwrap.dedent('''\
+        import numpy as np
+
+
+        def dense_forward(X, W, b):
+            Z = np.zeros((len(X), W.shape[1]), dtype=X.dtype)
+            for n in range(min(len(X), 10)):
+                Z[n] = X[n] @ W + b
+            return Z, (X, W, b)
+        '''))
+    graded = [GradedExercise("dense_forward", "01_forward_pass", 2, hidden=True),
+              GradedExercise("softmax", "02_loss", 2, hidden=True)]
+    rows = {"sam": _grade_here(small, graded, hidden=True),
+            "amy": _grade_here(_write(tmp_path, "amy"), graded, hidden=True)}
+    html = class_report.report_html(rows)
+    _no_outside_references(html)
+    table = html[html.index('<table class="hidden">'):]
+    table = table[:table.index("</table>")]
+    assert table.count("<tr>") == 2                  # the header and sam's dense_forward
+    (entry,) = [e for e in exercise_tests(rows["sam"]) if e["exercise"] == "dense_forward"]
+    failure = entry["hidden"]["extra_data"]["first_failure"]
+    assert "sam" in table and pages.esc(failure["label"]) in table       # the inputs, for
+    assert pages.esc(failure["message"][:100]) in table                  # the instructor
+    assert "1 exercise submission(s) failed hidden checks; 1 of them passed every public" in html
+    plain = class_report.report_html({"amy": _grade_here(_write(tmp_path, "amy"))})
+    assert "Hidden checks" not in plain and '<table class="hidden">' not in plain
 
 
 def test_the_figures_change_with_the_class(klass):

@@ -24,8 +24,9 @@ def class_summary(rows):
     ``exercises`` (in course order: name, notebook, max_score, and per status the students),
     ``mistakes`` ({exercise: Counter of named mistakes}), ``examples``
     ({(exercise, mistake): [students]}), ``troubles`` (timeouts and crashes: student,
-    exercise, how, message), ``scores`` and ``times`` ({student: ...}) and ``maximum``."""
-    exercises, mistakes, examples, troubles = {}, {}, {}, []
+    exercise, how, message), ``hidden`` (failed hidden checks: student, exercise, the
+    public and hidden checks passed of how many, the first failure), ``scores`` and ``times`` ({student: ...}) and ``maximum``."""
+    exercises, mistakes, examples, troubles, hidden = {}, {}, {}, [], []
     scores, times = {}, {}
     for student in sorted(rows):
         result = rows[student]
@@ -49,6 +50,14 @@ def class_summary(rows):
                 if mistake:
                     mistakes.setdefault(name, Counter())[mistake] += 1
                     examples.setdefault((name, mistake), []).append(student)
+            hdata = (entry["hidden"] or {}).get("extra_data") or {}
+            if hdata.get("first_failure") and status not in ("missing", "not_implemented",
+                                                             "refused"):
+                pdata = (entry["public"] or {}).get("extra_data") or {}
+                hidden.append({"student": student, "exercise": name,
+                               "public": (pdata.get("passed", 0), pdata.get("total", 0)),
+                               "hidden": (hdata.get("passed", 0), hdata.get("total", 0)),
+                               "failure": hdata["first_failure"]})
             for kind in ("public", "hidden"):
                 data = (entry[kind] or {}).get("extra_data") or {}
                 failed = data.get("failed") or {}
@@ -60,7 +69,7 @@ def class_summary(rows):
                                      "message": message})
     maximum = round(sum(ex["max_score"] for ex in exercises.values()), 2)
     return {"exercises": list(exercises.values()), "mistakes": mistakes, "examples": examples,
-            "troubles": troubles, "scores": scores, "times": times, "maximum": maximum}
+            "troubles": troubles, "hidden": hidden, "scores": scores, "times": times, "maximum": maximum}
 
 
 def report_html(rows, similarity=None, feedback=True):
@@ -82,8 +91,8 @@ def report_html(rows, similarity=None, feedback=True):
         f'<tr><th>points (max {s["maximum"]:g})</th><td class="num">mean {statistics.fmean(scores):.2f} · '
         f'median {statistics.median(scores):g} · min {min(scores):g} · max {max(scores):g}</td></tr>'
         f'<tr><th>full marks</th><td class="num">{full} ({100 * full / n:.0f} %)</td></tr>'
-        f'<tr><th>timed out or crashed</th><td class="num">{len({t["student"] for t in s["troubles"]})} '
-        f'submissions</td></tr>'
+        f'<tr><th>timed out or crashed</th><td class="num">{_n(len({t["student"] for t in s["troubles"]}), "submission")}'
+        f'</td></tr>'
         f'<tr><th>grading time</th><td class="num">{total_time:.1f} s of a worker in all, '
         f'{total_time / n:.2f} s per submission</td></tr>'
         "</tbody></table>")
@@ -114,10 +123,18 @@ def report_html(rows, similarity=None, feedback=True):
     body.append("<h2>Timed out or crashed</h2>")
     body.append(_trouble_table(s, feedback) if s["troubles"] else
                 "<p>No submission timed out or crashed.</p>")
+    if any(e.get("hidden") for r in rows.values() for e in exercise_tests(r)):
+        body.append("<h2>Hidden checks</h2>")
+        body.append(_hidden_table(s, feedback) if s["hidden"] else
+                    "<p>Every submission passed the hidden checks of the exercises it attempted.</p>")
     body += ["<h2>Students</h2>", _student_table(rows, s, feedback)]
     body.append('<p class="muted small">Written by <code>bpcourse grade</code> from the '
                 'students\' results.json.</p>')
     return pages.page("Class report", "\n".join(body))
+
+
+def _n(count, noun):
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _figure(fig, alt, caption):
@@ -260,6 +277,31 @@ def _trouble_table(s, feedback):
                     f'<td>{pages.esc(how)}</td><td class="small">{pages.esc(_short(t["message"] or "", 200))}</td></tr>')
     return ('<table class="troubles"><thead><tr><th>student</th><th>exercise</th><th>how</th>'
             f'<th>first message</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _hidden_table(s, feedback):
+    """The failed hidden checks, for the instructor only: the learners' feedback pages say
+    that a hidden check failed and its named mistake, never its inputs or its values."""
+    lines = []
+    for h in sorted(s["hidden"], key=lambda h: (h["exercise"], h["student"])):
+        f = h["failure"]
+        public_all = h["public"][0] == h["public"][1]
+        lines.append(f'<tr><td>{pages.esc(h["exercise"])}</td>'
+                     f'<td>{_student_link(h["student"], feedback)}</td>'
+                     f'<td class="num{"" if public_all else " bad"}">{h["public"][0]} / {h["public"][1]}</td>'
+                     f'<td class="num bad">{h["hidden"][0]} / {h["hidden"][1]}</td>'
+                     f'<td>{pages.esc(f.get("label"))}</td>'
+                     f'<td class="small">{pages.esc(_short(f.get("message") or "", 240))}</td>'
+                     f'<td>{pages.esc(named_mistake(f))}</td></tr>')
+    only_hidden = sum(h["public"][0] == h["public"][1] for h in s["hidden"])
+    return (f'<p>{len(s["hidden"])} exercise submission(s) failed hidden checks; {only_hidden} of '
+            f'them passed every public check (what the notebook runs). The learners\' feedback '
+            f'pages say that a hidden check failed and name the mistake, but show neither the '
+            f'inputs nor the values below.</p>'
+            '<table class="hidden"><thead><tr><th>exercise</th><th>student</th>'
+            '<th class="num">public passed</th><th class="num">hidden passed</th>'
+            '<th>first failing hidden check</th><th>what it found</th><th>mistake</th></tr>'
+            f'</thead><tbody>{"".join(lines)}</tbody></table>')
 
 
 def _student_table(rows, s, feedback):

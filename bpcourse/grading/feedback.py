@@ -3,7 +3,8 @@
 Built from the student's ``results.json`` (nothing else): the score; per exercise its points,
 its verdict, the first failing check (its label, and the message that says what was
 expected and what came back), the named mistake with its hint, the grader's note, the
-hidden checks' outcome, and the student's own function (with the helpers it calls) as the
+hidden checks' outcome (how many passed and the named mistake, never their inputs:
+the label, the message with its expected values), and the student's own function (with the helpers it calls) as the
 grader read it, highlighted by Pygments.
 """
 
@@ -62,7 +63,7 @@ def _summary_table(entries):
         rows.append(f'<tr><td><a href="#{_anchor(e["exercise"])}">{pages.esc(e["exercise"])}</a></td>'
                     f'<td>{pages.esc(e["notebook"])}</td>'
                     f'<td class="num">{e["score"]:g} / {e["max_score"]:g}</td>'
-                    f'<td class="{cls}">{verdict}</td><td>{pages.esc(mistake)}</td></tr>')
+                    f'<td class="{cls} verdict">{verdict}</td><td>{pages.esc(mistake)}</td></tr>')
     return ('<table class="summary"><thead><tr><th>exercise</th><th>notebook</th>'
             '<th class="num">points</th><th>verdict</th><th>what to fix first</th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>')
@@ -94,12 +95,12 @@ def _section(entry):
         data = (test or {}).get("extra_data") or {}
         if "passed" not in data:
             continue
-        what = "checks" if kind == "public" else "hidden checks"
+        what = "hidden checks" if kind == "hidden" else "public checks" if hidden else "checks"
         out.append(f'<p>{data["passed"]} of {data["total"]} {what} passed'
                    + _how_failed(data.get("failed") or {}) + ".</p>")
         failure = data.get("first_failure")
         if failure and status not in ("missing", "not_implemented"):
-            out.append(_failure_box(failure, kind))
+            out.append(_failure_box(failure) if kind == "public" else _hidden_box(failure))
     note = pdata.get("note")
     if note:
         out.append(f'<div class="box note">{pages.esc(note)}</div>')
@@ -114,14 +115,24 @@ def _how_failed(failed):
     return f" ({'; '.join(parts)})" if parts else ""
 
 
-def _failure_box(failure, kind):
-    label = "First failing hidden check" if kind == "hidden" else "First failing check"
-    out = [f'<div class="box bad"><strong>{label}:</strong> {pages.esc(failure.get("label"))}',
+def _failure_box(failure):
+    out = [f'<div class="box bad"><strong>First failing check:</strong> {pages.esc(failure.get("label"))}',
            f'<pre class="message">{pages.esc(failure.get("message"))}</pre>']
     if failure.get("hint"):
         out.append(f'<p><strong>Likely mistake:</strong> {pages.esc(failure["hint"])}</p>')
     out.append("</div>")
     return "\n".join(out)
+
+
+def _hidden_box(failure):
+    """A failed hidden check as the learner may see it: that one failed, and its named
+    mistake (or how it failed), never its inputs, its label or its expected values."""
+    hint = failure.get("hint")
+    what = (f"<p><strong>Likely mistake:</strong> {pages.esc(hint)}</p>" if hint else
+            f"<p>How it failed: {pages.esc(named_mistake(failure))}.</p>")
+    return ('<div class="box bad hidden-failure"><strong>A hidden check failed.</strong> '
+            "Hidden checks run your function on other inputs than the notebook's (other "
+            "shapes and values, edge cases); this page does not show them." + what + "</div>")
 
 
 def _source_block(name, source, status):

@@ -25,6 +25,7 @@ h3 { margin-bottom: .3em; }
 table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: .93em; }
 th, td { border: 1px solid #d6d6d6; padding: .3em .6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.verdict { white-space: nowrap; }
 .ok { color: #1a7f37; } .bad { color: #b42318; } .warn { color: #9a6700; }
 .muted { color: #666; } .small { font-size: .88em; }
 .box { border: 1px solid #ddd; border-radius: 6px; padding: .6em 1em; margin: .8em 0; }
@@ -99,8 +100,10 @@ def code_html(source, first_line=1, marked=()):
     ``marked`` (numbered like the display) get a highlighted background."""
     marked = set(marked)
     lines = []
-    for n, line in enumerate(_highlighted_lines(source), start=first_line):
-        number = f'<span class="linenos">{n}</span>'
+    highlighted = _highlighted_lines(source)
+    width = len(str(first_line + len(highlighted) - 1))   # numbers right-aligned: the code
+    for n, line in enumerate(highlighted, start=first_line):  # starts in one column
+        number = f'<span class="linenos">{n:>{width}} </span>'
         lines.append(f'<span class="hll">{number}{line}\n</span>' if n in marked
                      else f"{number}{line}\n")
     return f'<div class="highlight"><pre>{"".join(lines)}</pre></div>\n'

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from ..checks.report import Report
+
 
 def atomic_write(path, text):
     """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
@@ -56,7 +58,7 @@ def results_json(student, graded, reports, notes, seconds, isolation, sources=No
                 "score": round(g.points * passed / n, 2),
                 "max_score": round(g.points * share, 2),
                 "status": "passed" if results and all(r.passed for r in results) else "failed",
-                "output": test_output(report, results=results) if kind == "public"
+                "output": _public_output(report, results) if kind == "public"
                 else "\n".join(f"{'✓' if r.passed else '✗'} {r.label}" + (f"\n    {r.message}"
                                                                           if not r.passed and r.message else "")
                                for r in results) + "\n",
@@ -77,6 +79,17 @@ def results_json(student, graded, reports, notes, seconds, isolation, sources=No
         "tests": tests,
         "extra_data": {"student": student, "isolation": isolation, "notes": list(notes)},
     }
+
+
+def _public_output(report, public):
+    """The output of an exercise's public test: the verdict of its public checks alone (the
+    learner sees it at once: nothing of the hidden checks' inputs or outcome is in it)."""
+    if not report.n_hidden:
+        return test_output(report)
+    n = report.n_hidden
+    return test_output(Report(report.exercise, public, report.note),
+                       extra=f"{n} hidden check{'s' if n != 1 else ''} ran too: their results "
+                             f"are shown when the grades are published.")
 
 
 def verdict_data(exercise, kind, report, results, source=None):

@@ -325,7 +325,8 @@ def similarity_html(found):
     else:
         body.append("<p>No pair of submissions reached the threshold.</p>")
     compared = found["compared"]
-    body.append('<p class="small muted">Submissions compared per exercise: '
+    body.append('<p class="small muted">Submissions compared per exercise (those with at least '
+                f'{settings["min_tokens"]} tokens of their own beyond the common ground): '
                 + pages.esc(", ".join(f"{k} {v}" for k, v in compared.items())) + ".</p>")
     for i, p in enumerate(pairs[:MAX_SHOWN]):
         body.append(_side_by_side(i, p, found["sources"]))

@@ -14,15 +14,15 @@ from .submission import _parse
 MAX_CHARS = 20_000   # of one exercise's source kept in results.json
 
 
-def exercise_source(sub, name):
+def exercise_source(sub, name, defs=None):
     """``{"source", "where", "first_line", "helpers"}`` for exercise ``name`` of ``sub``, or
     None when the submission does not define it: the function's text, the file or cell it is
     in and the line of its ``def`` there; ``helpers`` is a list of the same for each helper
-    it calls (``"name"`` added)."""
+    it calls (``"name"`` added).  ``defs``: ``_top_level_defs(sub)``, when already known."""
     unit_name = sub.defined.get(name)
     if unit_name is None:
         return None
-    defs = _top_level_defs(sub)
+    defs = _top_level_defs(sub) if defs is None else defs
     if name not in defs or defs[name][0].name != unit_name:
         return None
     found = _entry(*defs[name])
@@ -45,9 +45,9 @@ def full_text(source):
 
 def exercise_sources(sub, names):
     """{name: exercise_source(sub, name)} for the names the submission defines."""
-    found = {}
+    found, defs = {}, _top_level_defs(sub)   # the submission parsed once, not per exercise
     for name in names:
-        source = exercise_source(sub, name)
+        source = exercise_source(sub, name, defs)
         if source is not None:
             found[name] = source
     return found
