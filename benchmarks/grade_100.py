@@ -6,7 +6,9 @@ times out or crashes), grades them with ``bpcourse grade ... --jobs J`` as a sub
 (which writes the feedback pages and the class report too, unless ``--no-reports``), and
 prints the wall time, the CPU time of the grading and of everything it started, the load
 average of the machine before and after (it is shared: a busy machine is slower), the time
-the reports took (as ``bpcourse grade`` measured it), the mean per submission and the
+the reports took and the seconds of each stage of grading (as ``bpcourse grade`` measured
+them: reading the submission, making the cases, the sandbox, judging, ...), the mean per
+submission and the
 distribution of the scores.  Exits non-zero if grading failed (a non-zero exit code, a
 student without results, or without a feedback page, or no class report).
 
@@ -121,6 +123,11 @@ def main(argv=None):
         if reports:
             print(f"reports: {float(reports.group(1)):.1f} s of the wall time "
                   f"({reports.group(2)})")
+        stages = re.search(r"^stages, in seconds of a worker summed over the submissions "
+                           r"\((\d+) workers\): (.*)$", r.stdout, re.MULTILINE)
+        if stages:
+            print(f"stages (seconds of a worker, summed over the submissions; {stages.group(1)} "
+                  f"workers): {stages.group(2)}")
         by_kind = {}
         for student, result in results.items():
             by_kind.setdefault(kinds[student].split(":")[0], []).append(result["score"])

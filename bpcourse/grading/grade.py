@@ -11,9 +11,11 @@ memory (so nothing a submission did while running can survive) with ``OUT/gradeb
 """
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 import os
 from pathlib import Path
 import sys
+import threading
 import time
 import zlib
 
@@ -29,6 +31,30 @@ from .submission import read, student_id
 NOTHING_RAN = "not needed (nothing to run)"
 
 
+class Stages:
+    """Seconds spent in each stage of grading, summed over the submissions (worker-seconds:
+    with J workers they add up to about J × the wall time).  Thread-safe."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.seconds = {}
+
+    @contextmanager
+    def time(self, stage):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+    def text(self):
+        return ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())
+
+
+_NO_STAGES = Stages()
+
+
 class UsageError(Exception):
     pass
 
@@ -38,7 +64,7 @@ def student_seed(student, seed):
     return (zlib.crc32(student.encode()) + 7919 * int(seed)) % 2**31
 
 
-def grade_one(sandbox, path, graded, seed):
+def grade_one(sandbox, path, graded, seed, stages=_NO_STAGES):
     """Grade one submission; returns (student, results dict).
 
     Exercises that call other exercises by name (a whole network calls its layers, a training
@@ -48,16 +74,19 @@ def grade_one(sandbox, path, graded, seed):
     fails its check is replaced by the reference, a mistake costs the points of the exercise
     where it is made, once."""
     start = time.perf_counter()
-    sub, reports, isolation = grade_reports(sandbox, path, graded, seed)
-    result = out.results_json(sub.student, graded, reports, list(sub.problems),
-                              time.perf_counter() - start, isolation,
-                              exercise_sources(sub, [g.name for g in graded]))
+    sub, reports, isolation = grade_reports(sandbox, path, graded, seed, stages)
+    with stages.time("sources"):
+        sources = exercise_sources(sub, [g.name for g in graded])
+    with stages.time("results"):
+        result = out.results_json(sub.student, graded, reports, list(sub.problems),
+                                  time.perf_counter() - start, isolation, sources)
     return sub.student, result
 
 
-def grade_reports(sandbox, path, graded, seed):
+def grade_reports(sandbox, path, graded, seed, stages=_NO_STAGES):
     """Run and judge one submission: (Submission, {exercise: Report}, isolation)."""
-    sub = read(path, set(EXERCISES), {n: set(ex.uses) for n, ex in EXERCISES.items()})
+    with stages.time("read"):
+        sub = read(path, set(EXERCISES), {n: set(ex.uses) for n, ex in EXERCISES.items()})
     sseed = student_seed(sub.learner or sub.student, seed)
     reports, cases, runnable = {}, {}, []
     for g in graded:
@@ -73,10 +102,11 @@ def grade_reports(sandbox, path, graded, seed):
             reports[name] = _all_failed(name, sseed, g.hidden,
                                         "refused" if name in sub.broken else "missing", message)
         else:
-            cases[name] = make_cases(name, sseed, sub.defined, hidden=g.hidden)
+            with stages.time("cases"):
+                cases[name] = make_cases(name, sseed, sub.defined, hidden=g.hidden)
             runnable.append(name)
     own = [n for n in runnable if all(u in sub.defined for u in _all_uses(n))]
-    isolation = _run_and_judge(sandbox, sub, own, cases, reports)
+    isolation = _run_and_judge(sandbox, sub, own, cases, reports, stages=stages)
     passed = {n for n, r in reports.items() if r.passed}
     noted = {}
     # First, in one sandbox, every such exercise with the reference in place of the plain
@@ -89,7 +119,7 @@ def grade_reports(sandbox, path, graded, seed):
         if layers and all(u in passed or u in sub.defined for u in uses if EXERCISES[u].uses):
             layers_only[name] = layers
     if layers_only:
-        _run_and_judge(sandbox, sub, list(layers_only), cases, reports, layers_only)
+        _run_and_judge(sandbox, sub, list(layers_only), cases, reports, layers_only, stages)
         noted.update(layers_only)
         passed |= {n for n in layers_only if reports[n].passed}
     # Then, level by level, those that need the reference of another such exercise (a training
@@ -100,7 +130,7 @@ def grade_reports(sandbox, path, graded, seed):
         for name in _needing_reference(level, own, reports, passed, done=layers_only):
             inject[name] = [u for u in _all_uses(name) if u not in passed]
         if inject:
-            _run_and_judge(sandbox, sub, list(inject), cases, reports, inject)
+            _run_and_judge(sandbox, sub, list(inject), cases, reports, inject, stages)
             noted.update(inject)
         passed |= {n for n in level if reports[n].passed}
     for name, names in noted.items():
@@ -154,7 +184,7 @@ def _levels(names):
     return [by_depth[d] for d in sorted(by_depth)]
 
 
-def _run_and_judge(sandbox, sub, names, cases, reports, inject=None):
+def _run_and_judge(sandbox, sub, names, cases, reports, inject=None, stages=_NO_STAGES):
     """Run the exercises ``names`` of ``sub`` in one sandbox and judge them into ``reports``;
     returns the sandbox's isolation report."""
     to_run, inject_keys = {}, {}
@@ -169,7 +199,14 @@ def _run_and_judge(sandbox, sub, names, cases, reports, inject=None):
                     inject_keys[key] = inject[name]
     if not to_run:
         return NOTHING_RAN
-    outcomes, isolation = sandbox.run(sub.units, to_run, set(EXERCISES), inject_keys)
+    with stages.time("sandbox"):   # inputs written, processes run, outputs read back
+        outcomes, isolation = sandbox.run(sub.units, to_run, set(EXERCISES), inject_keys)
+    with stages.time("judge"):
+        _judge_outcomes(names, cases, outcomes, reports)
+    return isolation
+
+
+def _judge_outcomes(names, cases, outcomes, reports):
     for name in names:
         name_cases = cases[name]
         got = [[None] * len(case.calls) for case in name_cases]
@@ -184,7 +221,6 @@ def _run_and_judge(sandbox, sub, names, cases, reports, inject=None):
                         {"status": "timeout" if outcome.state == "timeout" else "crashed",
                          "error": outcome.detail}
         reports[name] = judge(name, name_cases, got)
-    return isolation
 
 
 def _uses_own_forward(call):
@@ -198,11 +234,13 @@ def _all_failed(name, seed, hidden, status, message):
 
 
 def grade(submissions, out_dir, jobs=None, limits=None, exercises=None, solutions=None, seed=0,
-          echo=print, hidden="as-set", reports=True, similarity=False):
+          echo=print, hidden="as-set", reports=True, similarity=False, stages=None):
     """Grade ``submissions`` (paths) into ``out_dir``; returns {student: results dict}.
 
     With ``reports``, then writes the feedback pages and the class report (``reports.py``),
-    and with ``similarity`` the similarity report, from the final results."""
+    and with ``similarity`` the similarity report, from the final results.  ``stages``
+    (a ``Stages``) gets the time of each stage."""
+    stages = stages or Stages()
     paths = [Path(p) for p in submissions]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -233,7 +271,7 @@ def grade(submissions, out_dir, jobs=None, limits=None, exercises=None, solution
     rows = {}
     try:
         with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
-            futures = [pool.submit(_grade_safely, sandbox, p, graded, seed) for p in students.values()]
+            futures = [pool.submit(_grade_safely, sandbox, p, graded, seed, stages) for p in students.values()]
             for future in futures:
                 student, result = future.result()
                 rows[student] = result
@@ -252,10 +290,10 @@ def grade(submissions, out_dir, jobs=None, limits=None, exercises=None, solution
     return rows, graded, "; ".join(isolation) or NOTHING_RAN
 
 
-def _grade_safely(sandbox, path, graded, seed):
+def _grade_safely(sandbox, path, graded, seed, stages=_NO_STAGES):
     """A failure of the grader on one submission is reported for it; the batch goes on."""
     try:
-        return grade_one(sandbox, path, graded, seed)
+        return grade_one(sandbox, path, graded, seed, stages)
     except Exception as e:  # a bug of ours must not lose the other students' results
         student = student_id(path)
         reports = {g.name: Report(g.name, [CaseResult("grading", False,
@@ -306,18 +344,29 @@ def _run(args):
               file=sys.stderr)
         return 2
     start = time.perf_counter()
+    stages, later = Stages(), []
+
+    def echo(*a, file=None, **k):  # what grading says on stdout comes after the table
+        if file is None or file is sys.stdout:
+            later.append(" ".join(map(str, a)))
+        else:
+            print(*a, file=file, **k)
+
     try:
         rows, graded, isolation = grade(
             args.submissions, args.out, jobs=args.jobs,
             limits=Limits(timeout=args.timeout, memory_mb=args.memory_mb),
             exercises=args.exercises, solutions=args.solutions, seed=args.seed,
-            echo=lambda *a, **k: print(*a, **k), hidden=args.hidden, reports=args.reports,
-            similarity=args.similarity)
+            echo=echo, hidden=args.hidden, reports=args.reports,
+            similarity=args.similarity, stages=stages)
     except UsageError as e:
         print(f"bpcourse grade: {e}", file=sys.stderr)
         return 2
     print(out.summary_table(graded, rows))
-    print(f"\ngraded {len(rows)} submission(s) in {time.perf_counter() - start:.1f} s; "
+    print("", *later, sep="\n")
+    print(f"stages, in seconds of a worker summed over the submissions ({args.jobs} workers): "
+          f"{stages.text()}")
+    print(f"graded {len(rows)} submission(s) in {time.perf_counter() - start:.1f} s; "
           f"results in {args.out}/ (gradebook.csv, <student>/results.json"
           f"{', report.html, <student>/feedback.html' if args.reports else ''}); "
           f"sandbox: {isolation}")
