@@ -16,8 +16,9 @@ Then, for each exercise, it forks a child that loads the submitted code, runs th
 exercise's calls through ``driver.run_calls`` and writes the outputs, as JSON and .npz
 (never pickle), to ``WORKDIR/out``.  A whole network's exercise calls its layers by name; when
 the job says so (``inject``), the child defines the layers that did not pass as the course's
-reference ones (their sources come in the job, for this runner's exercises only).  The parent kills a child that runs past the time
-limit, with its process group and any orphan.  The grading process, which never runs
+reference ones (their sources come in the job, without the exercises graded in it).  The
+parent kills a child that uses more CPU time than the limit, or runs past the (generous) limit
+on the clock, with its process group and any orphan.  The grading process, which never runs
 submitted code, reads the outputs and judges them.
 
 Standard library and numpy only; ``driver.py``, ``landlock.py`` and ``processes.py`` are
