@@ -313,7 +313,12 @@ def _parse(source, name="<unknown>"):
     (python/cpython#106905: a spurious "SystemError: AST constructor recursion depth
     mismatch" when two grading threads parse at once)."""
     with _AST_LOCK:
-        return ast.parse(source, name)
+        for attempt in range(3):
+            try:
+                return ast.parse(source, name)
+            except SystemError:  # the same bug, when AST work elsewhere in the process (not
+                if attempt == 2:  # under this lock) interleaves with ours: it is transient
+                    raise
 
 
 def _rebinds(stmt, names):
