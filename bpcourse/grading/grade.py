@@ -25,7 +25,7 @@ from . import results as out
 from .course import HIDDEN_CHOICES, graded_exercises
 from .sandbox import Limits, Sandbox
 from .sources import exercise_sources
-from .submission import read, student_id
+from .submission import read, student_id, student_id_problem, student_key
 
 
 NOTHING_RAN = "not needed (nothing to run)"
@@ -254,13 +254,22 @@ def grade(submissions, out_dir, jobs=None, limits=None, exercises=None, solution
         graded = [g for g in graded if g.name in exercises]
         if not graded:
             raise UsageError("none of the --exercises names is an exercise of the course")
-    students = {}
+    students, keys = {}, {}
     for p in paths:
         sid = student_id(p)
         if not sid or sid in (".", ".."):
             raise UsageError(f"cannot tell the student of {p}: give the file or folder by name")
-        if sid in students:
-            raise UsageError(f"two submissions for student {sid!r}: {students[sid]} and {p}")
+        problem = student_id_problem(sid)
+        if problem:
+            raise UsageError(f"the student id {sid!r} of {p} cannot name a results folder: "
+                             f"{problem}; expected a plain name (letters, digits, spaces, '-', "
+                             f"'_', '.'): rename the submission")
+        if student_key(sid) in keys:
+            other = keys[student_key(sid)]
+            raise UsageError(f"two submissions for student {sid!r}: {students[other]} and {p}"
+                             + (f" (the ids {other!r} and {sid!r} differ only in case or Unicode "
+                                f"form: one folder on many filesystems)" if other != sid else ""))
+        keys[student_key(sid)] = sid
         students[sid] = p
     out_dir = Path(out_dir)
     try:
@@ -317,7 +326,7 @@ def add_parser(subparsers):
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="submissions graded in parallel (default: the number of cores)")
     p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
-                   help="time limit for each exercise of a submission (default: 5)")
+                   help="CPU-time limit for each exercise of a submission (default: 5; the limit on the clock is generous: 2 × it, at least it + 3 s)")
     p.add_argument("--memory-mb", type=int, default=1024, metavar="MB",
                    help="memory limit of a submission's process (default: 1024)")
     p.add_argument("--exercises", nargs="+", metavar="NAME", help="grade only these exercises")
