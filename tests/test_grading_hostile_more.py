@@ -388,7 +388,7 @@ def test_student_ids_that_cannot_name_a_results_folder_are_refused_up_front(tmp_
     fine = ["José Ñúñez", "李小龙", "y" * 200]
     rows = _grade([catalogue.write_py(subs / f"{s}.py") for s in fine], out, ["relu_forward"])
     assert sorted(rows) == sorted(fine)
-    assert sorted(p.name for p in out.iterdir()) == sorted(["alice", "gradebook.csv", *fine])
+    assert sorted(p.name for p in out.iterdir()) == sorted(["alice", "gradebook.csv", "report.html", *fine])
     for sid in fine:
         assert json.loads((out / sid / "results.json").read_text())["score"] == 1
 
