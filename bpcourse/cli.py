@@ -14,13 +14,15 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"bpcourse {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     from . import assign, launch
-    from .grading import bundle, grade
+    from .grading import bundle, grade, reports, similarity
     from .workspace import commands
 
     launch.add_parser(subparsers)
     commands.add_parsers(subparsers)
     assign.add_parser(subparsers)
     grade.add_parser(subparsers)
+    reports.add_parser(subparsers)
+    similarity.add_parser(subparsers)
     bundle.add_parser(subparsers)
     return parser
 

@@ -611,6 +611,8 @@ def test_nothing_outside_the_sandbox_is_created_or_changed(runs):
     if zed != ZED:
         problems.append(f"zed/results.json, written by an earlier run, became {zed[:200]!r}")
     allowed = {f"{s}/results.json" for s in [*HOSTILE, "clean", "zed"]} | {"gradebook.csv"}
+    # the reports, written by the grader from the final results once every sandbox is gone
+    allowed |= {f"{s}/feedback.html" for s in [*HOSTILE, "clean"]} | {"report.html"}
     found = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
     if found != allowed:
         problems.append(f"unexpected files in the out dir: {sorted(found - allowed)}")

@@ -118,6 +118,9 @@ def test_graded_with_hidden_checks_gradescope_shows_them_after_publishing(tmp_pa
     assert public["max_score"] + hidden["max_score"] == pytest.approx(2)
     assert result["score"] == pytest.approx(public["score"] + hidden["score"])
     assert "✗ hidden: a batch of 67 examples" in hidden["output"]
+    # the learner sees the public test at once: nothing of the hidden checks' inputs in it
+    assert "hidden:" not in public["output"] and "67" not in public["output"]
+    assert "5 hidden checks ran too" in public["output"]
     rows = list(csv.reader((out / "gradebook.csv").open()))
     assert rows[0] == ["student", "dense_forward", "total"]
     assert float(rows[2][1]) == pytest.approx(result["score"])

@@ -219,7 +219,9 @@ def _pack_item(v, depth=1):
     if t is np.ndarray and v.ndim == 0 and v.dtype.kind == "f":
         return {"kind": "float", "value": float(v), "type": f"0-d {v.dtype} array"}
     if t is np.ndarray:
-        if v.dtype.kind in "biufc":
+        if v.dtype.kind == "c":  # plain data, but the grader reads real arrays only
+            return {"kind": "other", "type": f"{v.dtype} array of shape {v.shape}"}
+        if v.dtype.kind in "biuf":
             return {"kind": "array", "value": np.array(v, copy=True)}
         return {"kind": "other", "type": f"ndarray of dtype {v.dtype}"}
     if t is float or isinstance(v, np.floating):
@@ -230,15 +232,19 @@ def _pack_item(v, depth=1):
     return {"kind": "other", "type": name}
 
 
-def run_calls(functions, calls):
+def run_calls(functions, calls, keep=None):
     """Run each call on ``functions`` (a dict name -> callable); returns plain results.
 
     Each result: ``{"status", "error", "warnings", "printed", "returned", "arrays_after",
     "dicts_changed"}`` with ``returned`` as made by ``pack`` (None unless status is "ok").
+    ``keep``, a list, keeps what the functions returned alive (the grader's sandbox: an
+    object's ``__del__`` must not run before the outputs are written).
     """
     results = []
     for call in calls:
         r = _call(functions, call)
+        if keep is not None:
+            keep.append(r.get("value"))
         r["returned"] = pack(r.pop("value")) if r["status"] == "ok" else None
         r.pop("value", None)
         results.append(r)

@@ -92,7 +92,7 @@ def add_parser(subparsers):
     p.add_argument("--out", required=True, metavar="ZIP", help="the zip file to write")
     p.add_argument("--solutions", metavar="DIR",
                    help="solution notebooks whose metadata sets exercises and points")
-    p.add_argument("--timeout", type=float, default=5.0, help="time limit per exercise (s)")
+    p.add_argument("--timeout", type=float, default=5.0, help="CPU-time limit per exercise (s)")
     p.add_argument("--memory-mb", type=int, default=1024, help="memory limit (MB)")
     p.set_defaults(run=_run)
 

@@ -11,9 +11,11 @@ memory (so nothing a submission did while running can survive) with ``OUT/gradeb
 """
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 import os
 from pathlib import Path
 import sys
+import threading
 import time
 import zlib
 
@@ -22,10 +24,35 @@ from ..checks.report import CaseResult, Report, judge, make_cases
 from . import results as out
 from .course import HIDDEN_CHOICES, graded_exercises
 from .sandbox import Limits, Sandbox
-from .submission import read, student_id
+from .sources import exercise_sources
+from .submission import read, student_id, student_id_problem, student_key
 
 
 NOTHING_RAN = "not needed (nothing to run)"
+
+
+class Stages:
+    """Seconds spent in each stage of grading, summed over the submissions (worker-seconds:
+    with J workers they add up to about J × the wall time).  Thread-safe."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.seconds = {}
+
+    @contextmanager
+    def time(self, stage):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+    def text(self):
+        return ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())
+
+
+_NO_STAGES = Stages()
 
 
 class UsageError(Exception):
@@ -37,7 +64,7 @@ def student_seed(student, seed):
     return (zlib.crc32(student.encode()) + 7919 * int(seed)) % 2**31
 
 
-def grade_one(sandbox, path, graded, seed):
+def grade_one(sandbox, path, graded, seed, stages=_NO_STAGES):
     """Grade one submission; returns (student, results dict).
 
     Exercises that call other exercises by name (a whole network calls its layers, a training
@@ -47,15 +74,19 @@ def grade_one(sandbox, path, graded, seed):
     fails its check is replaced by the reference, a mistake costs the points of the exercise
     where it is made, once."""
     start = time.perf_counter()
-    sub, reports, isolation = grade_reports(sandbox, path, graded, seed)
-    result = out.results_json(sub.student, graded, reports, list(sub.problems),
-                              time.perf_counter() - start, isolation)
+    sub, reports, isolation = grade_reports(sandbox, path, graded, seed, stages)
+    with stages.time("sources"):
+        sources = exercise_sources(sub, [g.name for g in graded])
+    with stages.time("results"):
+        result = out.results_json(sub.student, graded, reports, list(sub.problems),
+                                  time.perf_counter() - start, isolation, sources)
     return sub.student, result
 
 
-def grade_reports(sandbox, path, graded, seed):
+def grade_reports(sandbox, path, graded, seed, stages=_NO_STAGES):
     """Run and judge one submission: (Submission, {exercise: Report}, isolation)."""
-    sub = read(path, set(EXERCISES), {n: set(ex.uses) for n, ex in EXERCISES.items()})
+    with stages.time("read"):
+        sub = read(path, set(EXERCISES), {n: set(ex.uses) for n, ex in EXERCISES.items()})
     sseed = student_seed(sub.learner or sub.student, seed)
     reports, cases, runnable = {}, {}, []
     for g in graded:
@@ -71,10 +102,11 @@ def grade_reports(sandbox, path, graded, seed):
             reports[name] = _all_failed(name, sseed, g.hidden,
                                         "refused" if name in sub.broken else "missing", message)
         else:
-            cases[name] = make_cases(name, sseed, sub.defined, hidden=g.hidden)
+            with stages.time("cases"):
+                cases[name] = make_cases(name, sseed, sub.defined, hidden=g.hidden)
             runnable.append(name)
     own = [n for n in runnable if all(u in sub.defined for u in _all_uses(n))]
-    isolation = _run_and_judge(sandbox, sub, own, cases, reports)
+    isolation = _run_and_judge(sandbox, sub, own, cases, reports, stages=stages)
     passed = {n for n, r in reports.items() if r.passed}
     noted = {}
     # First, in one sandbox, every such exercise with the reference in place of the plain
@@ -87,7 +119,7 @@ def grade_reports(sandbox, path, graded, seed):
         if layers and all(u in passed or u in sub.defined for u in uses if EXERCISES[u].uses):
             layers_only[name] = layers
     if layers_only:
-        _run_and_judge(sandbox, sub, list(layers_only), cases, reports, layers_only)
+        _run_and_judge(sandbox, sub, list(layers_only), cases, reports, layers_only, stages)
         noted.update(layers_only)
         passed |= {n for n in layers_only if reports[n].passed}
     # Then, level by level, those that need the reference of another such exercise (a training
@@ -98,7 +130,7 @@ def grade_reports(sandbox, path, graded, seed):
         for name in _needing_reference(level, own, reports, passed, done=layers_only):
             inject[name] = [u for u in _all_uses(name) if u not in passed]
         if inject:
-            _run_and_judge(sandbox, sub, list(inject), cases, reports, inject)
+            _run_and_judge(sandbox, sub, list(inject), cases, reports, inject, stages)
             noted.update(inject)
         passed |= {n for n in level if reports[n].passed}
     for name, names in noted.items():
@@ -152,7 +184,7 @@ def _levels(names):
     return [by_depth[d] for d in sorted(by_depth)]
 
 
-def _run_and_judge(sandbox, sub, names, cases, reports, inject=None):
+def _run_and_judge(sandbox, sub, names, cases, reports, inject=None, stages=_NO_STAGES):
     """Run the exercises ``names`` of ``sub`` in one sandbox and judge them into ``reports``;
     returns the sandbox's isolation report."""
     to_run, inject_keys = {}, {}
@@ -167,7 +199,14 @@ def _run_and_judge(sandbox, sub, names, cases, reports, inject=None):
                     inject_keys[key] = inject[name]
     if not to_run:
         return NOTHING_RAN
-    outcomes, isolation = sandbox.run(sub.units, to_run, set(EXERCISES), inject_keys)
+    with stages.time("sandbox"):   # inputs written, processes run, outputs read back
+        outcomes, isolation = sandbox.run(sub.units, to_run, set(EXERCISES), inject_keys)
+    with stages.time("judge"):
+        _judge_outcomes(names, cases, outcomes, reports)
+    return isolation
+
+
+def _judge_outcomes(names, cases, outcomes, reports):
     for name in names:
         name_cases = cases[name]
         got = [[None] * len(case.calls) for case in name_cases]
@@ -182,7 +221,6 @@ def _run_and_judge(sandbox, sub, names, cases, reports, inject=None):
                         {"status": "timeout" if outcome.state == "timeout" else "crashed",
                          "error": outcome.detail}
         reports[name] = judge(name, name_cases, got)
-    return isolation
 
 
 def _uses_own_forward(call):
@@ -196,8 +234,13 @@ def _all_failed(name, seed, hidden, status, message):
 
 
 def grade(submissions, out_dir, jobs=None, limits=None, exercises=None, solutions=None, seed=0,
-          echo=print, hidden="as-set"):
-    """Grade ``submissions`` (paths) into ``out_dir``; returns {student: results dict}."""
+          echo=print, hidden="as-set", reports=True, similarity=False, stages=None):
+    """Grade ``submissions`` (paths) into ``out_dir``; returns {student: results dict}.
+
+    With ``reports``, then writes the feedback pages and the class report (``reports.py``),
+    and with ``similarity`` the similarity report, from the final results.  ``stages``
+    (a ``Stages``) gets the time of each stage."""
+    stages = stages or Stages()
     paths = [Path(p) for p in submissions]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -211,13 +254,22 @@ def grade(submissions, out_dir, jobs=None, limits=None, exercises=None, solution
         graded = [g for g in graded if g.name in exercises]
         if not graded:
             raise UsageError("none of the --exercises names is an exercise of the course")
-    students = {}
+    students, keys = {}, {}
     for p in paths:
         sid = student_id(p)
         if not sid or sid in (".", ".."):
             raise UsageError(f"cannot tell the student of {p}: give the file or folder by name")
-        if sid in students:
-            raise UsageError(f"two submissions for student {sid!r}: {students[sid]} and {p}")
+        problem = student_id_problem(sid)
+        if problem:
+            raise UsageError(f"the student id {sid!r} of {p} cannot name a results folder: "
+                             f"{problem}; expected a plain name (letters, digits, spaces, '-', "
+                             f"'_', '.'): rename the submission")
+        if student_key(sid) in keys:
+            other = keys[student_key(sid)]
+            raise UsageError(f"two submissions for student {sid!r}: {students[other]} and {p}"
+                             + (f" (the ids {other!r} and {sid!r} differ only in case or Unicode "
+                                f"form: one folder on many filesystems)" if other != sid else ""))
+        keys[student_key(sid)] = sid
         students[sid] = p
     out_dir = Path(out_dir)
     try:
@@ -228,7 +280,7 @@ def grade(submissions, out_dir, jobs=None, limits=None, exercises=None, solution
     rows = {}
     try:
         with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
-            futures = [pool.submit(_grade_safely, sandbox, p, graded, seed) for p in students.values()]
+            futures = [pool.submit(_grade_safely, sandbox, p, graded, seed, stages) for p in students.values()]
             for future in futures:
                 student, result = future.result()
                 rows[student] = result
@@ -238,14 +290,19 @@ def grade(submissions, out_dir, jobs=None, limits=None, exercises=None, solution
     for student, result in rows.items():  # and so these are the final, untampered files
         out.write_student(out_dir, student, result)
     out.atomic_write(out_dir / "gradebook.csv", out.gradebook_csv(graded, rows))
+    if reports or similarity:
+        from .reports import write_reports
+
+        write_reports(out_dir, rows, solutions=solutions, reports=reports,
+                      similarity=similarity, echo=echo)
     isolation = sorted({r["extra_data"]["isolation"] for r in rows.values()} - {NOTHING_RAN})
     return rows, graded, "; ".join(isolation) or NOTHING_RAN
 
 
-def _grade_safely(sandbox, path, graded, seed):
+def _grade_safely(sandbox, path, graded, seed, stages=_NO_STAGES):
     """A failure of the grader on one submission is reported for it; the batch goes on."""
     try:
-        return grade_one(sandbox, path, graded, seed)
+        return grade_one(sandbox, path, graded, seed, stages)
     except Exception as e:  # a bug of ours must not lose the other students' results
         student = student_id(path)
         reports = {g.name: Report(g.name, [CaseResult("grading", False,
@@ -269,7 +326,7 @@ def add_parser(subparsers):
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="submissions graded in parallel (default: the number of cores)")
     p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
-                   help="time limit for each exercise of a submission (default: 5)")
+                   help="CPU-time limit for each exercise of a submission (default: 5; the limit on the clock is generous: 2 × it, at least it + 3 s)")
     p.add_argument("--memory-mb", type=int, default=1024, metavar="MB",
                    help="memory limit of a submission's process (default: 1024)")
     p.add_argument("--exercises", nargs="+", metavar="NAME", help="grade only these exercises")
@@ -281,6 +338,12 @@ def add_parser(subparsers):
                    help="add the grader's hidden checks (other shapes and values, edge cases) to "
                         "the exercises whose solution cell says \"hidden\": true (as-set, the "
                         "default), to all exercises, or to none")
+    p.add_argument("--no-reports", dest="reports", action="store_false",
+                   help="write only results.json and gradebook.csv: no feedback pages, no class "
+                        "report (for a huge class; `bpcourse report OUT` writes them later)")
+    p.add_argument("--similarity", action="store_true",
+                   help="also write OUT/similarity.html: pairs of near-identical exercise code, "
+                        "to look at (see `bpcourse similarity --help`)")
     p.set_defaults(run=_run)
 
 
@@ -290,18 +353,31 @@ def _run(args):
               file=sys.stderr)
         return 2
     start = time.perf_counter()
+    stages, later = Stages(), []
+
+    def echo(*a, file=None, **k):  # what grading says on stdout comes after the table
+        if file is None or file is sys.stdout:
+            later.append(" ".join(map(str, a)))
+        else:
+            print(*a, file=file, **k)
+
     try:
         rows, graded, isolation = grade(
             args.submissions, args.out, jobs=args.jobs,
             limits=Limits(timeout=args.timeout, memory_mb=args.memory_mb),
             exercises=args.exercises, solutions=args.solutions, seed=args.seed,
-            echo=lambda *a, **k: print(*a, **k), hidden=args.hidden)
+            echo=echo, hidden=args.hidden, reports=args.reports,
+            similarity=args.similarity, stages=stages)
     except UsageError as e:
         print(f"bpcourse grade: {e}", file=sys.stderr)
         return 2
     print(out.summary_table(graded, rows))
-    print(f"\ngraded {len(rows)} submission(s) in {time.perf_counter() - start:.1f} s; "
-          f"results in {args.out}/ (gradebook.csv, <student>/results.json); "
+    print("", *later, sep="\n")
+    print(f"stages, in seconds of a worker summed over the submissions ({args.jobs} workers): "
+          f"{stages.text()}")
+    print(f"graded {len(rows)} submission(s) in {time.perf_counter() - start:.1f} s; "
+          f"results in {args.out}/ (gradebook.csv, <student>/results.json"
+          f"{', report.html, <student>/feedback.html' if args.reports else ''}); "
           f"sandbox: {isolation}")
     if not all(part.startswith(("Landlock", NOTHING_RAN)) for part in isolation.split("; ")):
         print("WARNING: submitted code ran WITHOUT filesystem isolation (Landlock needs Linux "

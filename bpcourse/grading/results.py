@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from ..checks.report import Report
+
 
 def atomic_write(path, text):
     """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
@@ -30,12 +32,14 @@ def test_output(report, extra=None, results=None):
     return "\n".join(lines).rstrip() + "\n"
 
 
-def results_json(student, graded, reports, notes, seconds, isolation):
+def results_json(student, graded, reports, notes, seconds, isolation, sources=None):
     """Gradescope's results format: score, tests[name, score, max_score, status, output, visibility].
 
     An exercise graded with hidden checks gives two tests: its public checks ("visible") and its
     hidden ones ("after_published": the student sees them once the grades are published), each
-    worth its share of the exercise's points; ``extra_data`` names the exercise of each test."""
+    worth its share of the exercise's points; ``extra_data`` names the exercise of each test
+    and holds the verdict as data, for the reports (``verdict_data``); ``sources`` ({exercise:
+    ``sources.exercise_source(...)``}) puts the learner's function beside its public checks."""
     tests = []
     for g in graded:
         report = reports[g.name]
@@ -54,12 +58,13 @@ def results_json(student, graded, reports, notes, seconds, isolation):
                 "score": round(g.points * passed / n, 2),
                 "max_score": round(g.points * share, 2),
                 "status": "passed" if results and all(r.passed for r in results) else "failed",
-                "output": test_output(report, results=results) if kind == "public"
+                "output": _public_output(report, results) if kind == "public"
                 else "\n".join(f"{'✓' if r.passed else '✗'} {r.label}" + (f"\n    {r.message}"
                                                                           if not r.passed and r.message else "")
                                for r in results) + "\n",
                 "visibility": visibility,
-                "extra_data": {"exercise": g.name, "checks": kind},
+                "extra_data": verdict_data(g.name, kind, report, results,
+                                        (sources or {}).get(g.name) if kind == "public" else None),
             })
     total = round(sum(t["score"] for t in tests), 2)
     maximum = sum(g.points for g in graded)
@@ -72,7 +77,42 @@ def results_json(student, graded, reports, notes, seconds, isolation):
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
-        "extra_data": {"student": student, "isolation": isolation},
+        "extra_data": {"student": student, "isolation": isolation, "notes": list(notes)},
+    }
+
+
+def _public_output(report, public):
+    """The output of an exercise's public test: the verdict of its public checks alone (the
+    learner sees it at once: nothing of the hidden checks' inputs or outcome is in it)."""
+    if not report.n_hidden:
+        return test_output(report)
+    n = report.n_hidden
+    return test_output(Report(report.exercise, public, report.note),
+                       extra=f"{n} hidden check{'s' if n != 1 else ''} ran too: their results "
+                             f"are shown when the grades are published.")
+
+
+def verdict_data(exercise, kind, report, results, source=None):
+    """One test's verdict as data: the exercise and its status, the checks passed, the first
+    failure (label, message, named mistake's hint, status), how the failed checks failed
+    (e.g. {"wrong": 2, "timeout": 1}), the grader's note and the learner's source."""
+    first = next((r for r in results if not r.passed), None)
+    failed = {}
+    for r in results:
+        if not r.passed:
+            failed[r.status] = failed.get(r.status, 0) + 1
+    return {
+        "exercise": exercise,
+        "checks": kind,
+        "status": report.status,
+        "passed": sum(r.passed for r in results),
+        "total": len(results),
+        "first_failure": None if first is None else {
+            "label": first.label, "message": first.message, "hint": first.hint,
+            "status": first.status},
+        "failed": failed,
+        "note": report.note,
+        "source": source,
     }
 
 
@@ -115,3 +155,64 @@ def summary_table(graded, rows):
 
 def write_student(out_dir, student, result):
     atomic_write(Path(out_dir) / student / "results.json", json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+
+
+# ---------------------------------------------------------------- reading results back
+
+#: what a failed check without a named mistake says, by how it failed
+FAILED_HOW = {
+    "wrong": "wrong result (no known mistake recognised)",
+    "error": "raised an error",
+    "timeout": "did not finish in time",
+    "crashed": "crashed its process",
+    "not_implemented": "not implemented yet",
+    "missing": "not in the submission",
+    "refused": "could not be graded",
+}
+
+
+def exercise_tests(result):
+    """The exercises of a results dict in order: ``[{"exercise", "notebook", "score",
+    "max_score", "public", "hidden"}]``, where ``public`` and ``hidden`` are the tests of its
+    public and hidden checks (``hidden`` is None when it had none)."""
+    found = {}
+    for t in result.get("tests", []):
+        data = t.get("extra_data") or {}
+        name = data.get("exercise") or t["name"].split(" · ")[-1]
+        entry = found.setdefault(name, {"exercise": name, "notebook": t["name"].split(" · ")[0],
+                                        "score": 0.0, "max_score": 0.0, "public": None,
+                                        "hidden": None})
+        entry["score"] = round(entry["score"] + t["score"], 2)
+        entry["max_score"] = round(entry["max_score"] + t["max_score"], 2)
+        entry["hidden" if data.get("checks") == "hidden" else "public"] = t
+    return list(found.values())
+
+
+def first_failure(entry):
+    """The first failed check of an exercise (``exercise_tests`` entry): public checks first."""
+    for kind in ("public", "hidden"):
+        test = entry[kind]
+        failure = test and (test.get("extra_data") or {}).get("first_failure")
+        if failure:
+            return failure
+    return None
+
+
+def named_mistake(failure):
+    """What a failed check is called in the reports: its named mistake (the hint), or how it
+    failed when no known mistake explains it."""
+    if failure is None:
+        return None
+    if failure.get("hint"):
+        return failure["hint"]
+    return FAILED_HOW.get(failure.get("status"), failure.get("status") or "failed")
+
+
+def exercise_status(entry):
+    """passed | failed | missing | not_implemented | refused, of an ``exercise_tests`` entry."""
+    test = entry["public"] or entry["hidden"]
+    status = ((test or {}).get("extra_data") or {}).get("status")
+    if status is None:  # a results file without the verdict as data (the grader failed)
+        status = "passed" if all(t["status"] == "passed"
+                                 for t in (entry["public"], entry["hidden"]) if t) else "failed"
+    return status

@@ -16,8 +16,9 @@ Then, for each exercise, it forks a child that loads the submitted code, runs th
 exercise's calls through ``driver.run_calls`` and writes the outputs, as JSON and .npz
 (never pickle), to ``WORKDIR/out``.  A whole network's exercise calls its layers by name; when
 the job says so (``inject``), the child defines the layers that did not pass as the course's
-reference ones (their sources come in the job, for this runner's exercises only).  The parent kills a child that runs past the time
-limit, with its process group and any orphan.  The grading process, which never runs
+reference ones (their sources come in the job, without the exercises graded in it).  The
+parent kills a child that uses more CPU time than the limit, or runs past the (generous) limit
+on the clock, with its process group and any orphan.  The grading process, which never runs
 submitted code, reads the outputs and judges them.
 
 Standard library and numpy only; ``driver.py``, ``landlock.py`` and ``processes.py`` are
@@ -66,6 +67,18 @@ def _limit(memory_mb, file_mb, max_procs):
         except (ValueError, OSError):
             pass  # e.g. a lower hard limit already: keep it
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails, it does not kill
+
+
+def _limit_cpu(seconds):
+    """A CPU-time limit for the child and all it forks (each process its own), a second
+    above the one the runner watches: a process that spins away from it still ends."""
+    import math
+
+    soft = math.ceil(seconds) + 1
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 1))
+    except (ValueError, OSError):
+        pass
 
 
 def _readable(site, np):
@@ -123,7 +136,8 @@ def _child(exercise, job, units, driver, np, out_dir, cases):
         for name in inject:
             namespace[name] = next(getattr(m, name) for m in modules if hasattr(m, name))
     functions = {n: namespace[n] for n in job["names"] if callable(namespace.get(n))}
-    results = [driver.run_calls(functions, calls) for calls in cases]
+    kept = []  # what the functions returned lives until os._exit: no __del__ runs here
+    results = [driver.run_calls(functions, calls, kept) for calls in cases]
     out_arrays = {}
     encoded = driver.encode(results, out_arrays)
     np.savez(os.path.join(out_dir, f"{exercise}.npz.tmp.npz"), **out_arrays)
@@ -151,32 +165,53 @@ def _reference_modules(sources):
     return modules[::-1]  # the highest level first: network, then optim, losses, layers
 
 
-def _wait(pid, timeout):
-    """Wait for child ``pid`` up to ``timeout`` s; returns its wait status, or None on timeout."""
+def _cpu_seconds(pid):
+    """CPU time used so far by process ``pid`` (all its threads), from /proc; 0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _wait(pid, cpu_limit, wall_limit):
+    """Wait for child ``pid`` until it exits, has used ``cpu_limit`` s of CPU time or
+    ``wall_limit`` s have passed; returns its wait status, or "cpu" / "wall".
+
+    CPU time, not wall time, is what a submission is limited to: one that spins in many
+    processes beside it (another student's, graded in parallel) slows it down without
+    using its time.  The wall limit, generous, ends those that wait or sleep."""
+    start = time.monotonic()
     try:  # a pidfd becomes readable the moment the child exits
         import select
 
         fd = os.pidfd_open(pid)
-        try:
+    except (AttributeError, OSError):
+        fd = None  # no pidfd here: poll with waitpid
+    try:
+        ready = None
+        if fd is not None:
             ready = select.poll()
             ready.register(fd, select.POLLIN)
-            if not ready.poll(timeout * 1000):
-                return None
-        finally:
+        delay = 0.0005
+        while True:
+            if ready is not None:
+                if ready.poll(int(delay * 1000) + 1):
+                    return os.waitpid(pid, 0)[1]
+            else:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    return status
+                time.sleep(delay)
+            if _cpu_seconds(pid) >= cpu_limit:
+                return "cpu"
+            if time.monotonic() - start >= wall_limit:
+                return "wall"
+            delay = min(delay * 2, 0.02)
+    finally:
+        if fd is not None:
             os.close(fd)
-        return os.waitpid(pid, 0)[1]
-    except (AttributeError, OSError):
-        pass  # no pidfd here: poll with waitpid
-    deadline = time.monotonic() + timeout
-    delay = 0.0005
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return status
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(delay)
-        delay = min(delay * 2, 0.01)
 
 
 def main(workdir, report_fd):
@@ -203,24 +238,33 @@ def main(workdir, report_fd):
     with np.load(os.path.join(workdir, "inputs.npz"), allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     for exercise in job["exercises"]:
-        if os.path.exists(os.path.join(out_dir, f"{exercise}.json")):
-            continue  # done by an earlier runner
+        for suffix in ("json", "npz", "status"):  # only what this exercise's child writes counts
+            try:  # (an earlier child, or a thread or process it left, may have written these)
+                os.unlink(os.path.join(out_dir, f"{exercise}.{suffix}"))
+            except OSError:
+                pass
         _write_json(os.path.join(out_dir, f"{exercise}.started"), {"t": time.time()})
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:
             try:
                 os.setpgid(0, 0)
+                _limit_cpu(job["timeout"])
                 _child(exercise, job, units, driver, np, out_dir,
                        driver.decode(job["calls"][exercise], arrays))
             finally:
                 os._exit(70)
-        status = _wait(pid, job["timeout"])
+        wall = job.get("wall_timeout", job["timeout"])
+        status = _wait(pid, job["timeout"], wall)
         elapsed = time.monotonic() - start
-        if status is None:
-            state = {"state": "timeout", "detail": f"did not finish within {job['timeout']:g} s"}
-            processes.kill(pid)
-            os.waitpid(pid, 0)
+        if status in ("cpu", "wall") or os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
+            detail = f"did not finish within {wall:g} s on the clock (it used " \
+                     f"{_cpu_seconds(pid):.1f} s of CPU time: it waited, slept or was starved)" \
+                if status == "wall" else f"did not finish within {job['timeout']:g} s of CPU time"
+            state = {"state": "timeout", "detail": detail}
+            if status in ("cpu", "wall"):
+                processes.kill(pid)
+                os.waitpid(pid, 0)
         elif not os.path.exists(os.path.join(out_dir, f"{exercise}.json")):
             if os.WIFSIGNALED(status):
                 sig = signal.Signals(os.WTERMSIG(status)).name

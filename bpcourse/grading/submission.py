@@ -55,6 +55,33 @@ def student_id(path):
     return path.name if path.is_dir() else path.stem
 
 
+#: what grading writes at the top of its results folder: no student's folder may take these names
+RESERVED_NAMES = ("gradebook.csv", "report.html", "similarity.html")
+MAX_ID_CHARS = 200
+
+
+def student_id_problem(sid):
+    """Why ``sid`` cannot name a results folder (OUT/<sid>/), or None when it can."""
+    if not sid or sid in (".", ".."):
+        return "it is empty or a relative folder name"
+    if not sid.isprintable() or any(c in sid for c in "/\\"):
+        return "it holds a newline, a control character or a path separator"
+    if sid.startswith("."):
+        return "it starts with a dot (a hidden folder)"
+    if len(sid) > MAX_ID_CHARS or len(sid.encode("utf-8")) > 240:
+        return f"it is longer than {MAX_ID_CHARS} characters"
+    if sid.casefold() in RESERVED_NAMES:
+        return f"it is the name of a file grading writes ({sid.casefold()})"
+    return None
+
+
+def student_key(sid):
+    """Ids that one filesystem may store as the same folder (case, Unicode forms) share a key."""
+    import unicodedata
+
+    return unicodedata.normalize("NFC", sid).casefold()
+
+
 def read(path, exercise_names, uses=None):
     """Parse the submission at ``path``; problems become notes, never exceptions.
 
@@ -182,6 +209,10 @@ def _read_notebook(sub, filename, text, names):
         cells = nb["cells"]
         if not isinstance(cells, list):
             raise TypeError("cells is not a list")
+    except RecursionError:
+        sub.problems.append(f"{filename} is not a valid notebook: its JSON is nested too deeply "
+                            f"(expected a notebook as Jupyter writes it)")
+        return
     except (ValueError, KeyError, TypeError) as e:
         sub.problems.append(f"{filename} is not a valid notebook ({type(e).__name__}: {e})")
         return
@@ -189,18 +220,61 @@ def _read_notebook(sub, filename, text, names):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            source = "".join(source)
+        elif not isinstance(source, str):
+            got = type(source).__name__ if not isinstance(source, list) else \
+                f"a list holding {type(next(x for x in source if not isinstance(x, str))).__name__}"
+            sub.problems.append(f"{filename}, cell {i}: its source should be text or a list of "
+                                f"lines, got {got}: the cell was skipped")
+            continue
         meta = cell.get("metadata", {})
         marked = isinstance(meta, dict) and isinstance(meta.get("bpcourse"), dict) \
             and meta["bpcourse"].get("exercise") in names
-        _add_unit(sub, f"{filename}, cell {i}", _without_magics(source), names,
+        name = f"{filename}, cell {i}"
+        magic = _cell_magic(source)
+        if magic:
+            sub.problems.append(f"{name} is a %%{magic} cell: the grader runs Python only, so the "
+                                f"cell was skipped (an exercise belongs in a plain code cell)")
+            continue
+        _add_unit(sub, name, _without_magics(sub, name, source), names,
                   imports_only=not marked, notebook=True)
 
 
-def _without_magics(source):
-    """IPython magics and shell escapes are not Python: blank them (keeping line numbers)."""
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                     for line in source.splitlines())
+#: cell magics whose body is Python that runs as usual: the grader keeps the body
+PYTHON_CELL_MAGICS = ("time", "timeit", "capture", "prun")
+
+
+def _cell_magic(source):
+    """The name of a cell magic (``%%bash``) whose body is not plain Python, or None."""
+    first = source.lstrip().split("\n", 1)[0].strip()
+    if not first.startswith("%%"):
+        return None
+    name = first[2:].split(maxsplit=1)[0] if first[2:].strip() else "?"
+    return None if name in PYTHON_CELL_MAGICS else name[:40]
+
+
+#: line magics of the course's own notebooks, blanked without a note
+QUIET_MAGICS = ("%config", "%matplotlib", "%time", "%timeit")
+
+
+def _without_magics(sub, name, source):
+    """IPython magics and shell escapes are not Python and are never run: blank them
+    (keeping line numbers), with a note for each kind of command found."""
+    lines, seen = [], []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            word = stripped.split(maxsplit=1)[0][:40]
+            if not stripped.startswith("%%") and word not in seen + list(QUIET_MAGICS):
+                seen.append(word)
+            line = ""
+        lines.append(line)
+    if seen:
+        sub.problems.append(f"{name}: {', '.join(seen)} {'is an IPython command' if len(seen) == 1 else 'are IPython commands'} "
+                            f"(magics and shell escapes): the grader does not run "
+                            f"{'it' if len(seen) == 1 else 'them'}; only the Python of the cell counts")
+    return "\n".join(lines)
 
 
 def _add_unit(sub, name, source, names, imports_only, notebook=False):
@@ -239,7 +313,12 @@ def _parse(source, name="<unknown>"):
     (python/cpython#106905: a spurious "SystemError: AST constructor recursion depth
     mismatch" when two grading threads parse at once)."""
     with _AST_LOCK:
-        return ast.parse(source, name)
+        for attempt in range(3):
+            try:
+                return ast.parse(source, name)
+            except SystemError:  # the same bug, when AST work elsewhere in the process (not
+                if attempt == 2:  # under this lock) interleaves with ours: it is transient
+                    raise
 
 
 def _rebinds(stmt, names):
