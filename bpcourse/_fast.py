@@ -38,7 +38,6 @@ import numpy as np
 # Used only when the OS tells nothing: the smallest sizes common on x86-64 and ARM64 CPUs of
 # the last decade (so that a piece fits there too).
 FALLBACK_CACHE_SIZES = {"L1d": 32 << 10, "L2": 256 << 10, "L3": None}
-_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def read_cache_sizes(sysfs="/sys/devices/system/cpu/cpu0/cache"):
