@@ -11,8 +11,9 @@ In a solution notebook, an exercise is a code cell with a region between nbgrade
         ### END SOLUTION
 
 The student version replaces the region by a stub that raises ``NotImplementedError`` with
-the ``# HINT:`` line (or a default), and clears the outputs of exercise cells and of the
-cells that ``check(...)`` them.  A region in a Markdown cell becomes "YOUR ANSWER HERE".
+a nudge: for a course exercise the first level of its hints (``bpcourse.checks``), which
+``hint(name)`` continues; otherwise the region's ``# HINT:`` line (or a default).  It clears
+the outputs of exercise cells and of the cells that ``check(...)`` them.  A region in a Markdown cell becomes "YOUR ANSWER HERE".
 
 Instructors choose exercises and points in the cell metadata (nbgrader's ``points`` is
 read too)::
@@ -20,10 +21,16 @@ read too)::
     "metadata": {"bpcourse": {"exercise": "dense_forward", "points": 2}}
     "metadata": {"bpcourse": {"assign": false}}   # keep this solution: not an exercise
 
-The result is deterministic: the same solutions always give byte-identical notebooks.
+The result is deterministic: the same solutions always give byte-identical notebooks.  The
+course's student notebooks live in the package (``bpcourse/notebooks/``, package data, so that
+a wheel install carries them); learners work on copies in their own workspace
+(``bpcourse open``).  A record in the notebooks folder (``.bpcourse-assign.json``) keeps the
+hash of every notebook written: assign never overwrites a notebook that was edited since, nor
+deletes a file it did not write, unless ``--force``.
 """
 
 from dataclasses import dataclass
+import hashlib
 import json
 import numbers
 from pathlib import Path
@@ -84,12 +91,25 @@ def stub_source(source, cell_type, where):
             out.append("YOUR ANSWER HERE")
         else:
             function = _enclosing_function(lines, begin)
-            message = hint or (f"implement {function}: see the derivation above" if function
-                               else "your code here")
+            message = hint or _nudge(function) or (
+                f"implement {function}: see the derivation above" if function else "your code here")
             out += [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError({message!r})"]
         last = end + 1
     out += lines[last:]
     return "\n".join(out) + ("\n" if source.endswith("\n") else "")
+
+
+def _nudge(function):
+    """The stub's message for a course exercise: the first level of its hints (a nudge, never
+    the formula), and where the next levels are."""
+    if function is None:
+        return None
+    from .checks.registry import EXERCISES
+
+    ex = EXERCISES.get(function)
+    if ex is None or not ex.hints:
+        return None
+    return f"implement {function}: {ex.hints[0]} (hint({function!r}) for more)"
 
 
 def _enclosing_function(lines, at):
@@ -196,9 +216,68 @@ def generate(solutions_dir):
     return out
 
 
-def assign(solutions_dir, notebooks_dir, check=False):
+RECORD = ".bpcourse-assign.json"   # in the notebooks folder: what assign wrote there, with hashes
+DEFAULT_SOLUTIONS = "solutions"
+DEFAULT_NOTEBOOKS = str(Path("bpcourse") / "notebooks")   # package data: a wheel carries them
+
+
+class Refused(AssignError):
+    """Writing would overwrite or delete a file that ``bpcourse assign`` did not write."""
+
+
+def _sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def record_text(wanted):
+    """The record of a run that wrote ``wanted`` ({name: text}): deterministic JSON."""
+    hashes = {name: _sha256(text.encode("utf-8")) for name, text in sorted(wanted.items())}
+    return json.dumps({"written_by": "bpcourse assign", "notebooks": hashes}, indent=1,
+                      sort_keys=True) + "\n"
+
+
+def read_record(notebooks_dir):
+    """{name: sha256} of what assign wrote last time in ``notebooks_dir`` ({} if no record)."""
+    path = Path(notebooks_dir) / RECORD
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        hashes = data["notebooks"]
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in hashes.items()):
+            raise TypeError("hashes are not text")
+        return hashes
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise AssignError(f"{path}: the record of what bpcourse assign wrote is damaged "
+                          f"({type(e).__name__}: {e}); remove it and run with --force once") from None
+
+
+def _plan(wanted, notebooks_dir, force):
+    """What writing ``wanted`` would do: (names to delete, problems that refuse the run)."""
+    record = read_record(notebooks_dir)
+    existing = {p.name for p in notebooks_dir.glob("*.ipynb")} if notebooks_dir.is_dir() else set()
+    refused, delete = [], []
+    for name in sorted(existing):
+        current = _sha256((notebooks_dir / name).read_bytes())
+        ours = record.get(name) == current            # written by assign, untouched since
+        if name in wanted:
+            if not ours and current != _sha256(wanted[name].encode("utf-8")) and not force:
+                why = "was edited since bpcourse assign wrote it" if name in record \
+                    else "was not written by bpcourse assign"
+                refused.append(f"{notebooks_dir / name} {why}: it would be overwritten")
+        elif ours or force:
+            delete.append(name)
+    kept = sorted(existing - set(wanted) - set(delete))
+    return delete, refused, kept
+
+
+def assign(solutions_dir, notebooks_dir, check=False, force=False, echo=None):
     """Write (or, with ``check``, compare) the student notebooks.  Returns a list of
-    problems found in check mode (empty when ``notebooks_dir`` is up to date)."""
+    problems found in check mode (empty when ``notebooks_dir`` is up to date).
+
+    Writing refuses (``Refused``, nothing written) to overwrite a notebook that differs from
+    what assign wrote there last time (its record, ``RECORD``, holds the hashes), and deletes
+    only stale notebooks that it wrote itself and nobody edited; ``force`` overrides both."""
     wanted = generate(solutions_dir)  # everything is validated before anything is written
     notebooks_dir = Path(notebooks_dir)
     existing = {p.name for p in notebooks_dir.glob("*.ipynb")} if notebooks_dir.is_dir() else set()
@@ -210,26 +289,55 @@ def assign(solutions_dir, notebooks_dir, check=False):
                      f"{Path(solutions_dir) / n}"
                      for n in sorted(set(wanted) & existing)
                      if (notebooks_dir / n).read_text(encoding="utf-8") != wanted[n]]
+        record = notebooks_dir / RECORD
+        if not problems and (not record.is_file()
+                             or record.read_text(encoding="utf-8") != record_text(wanted)):
+            problems.append(f"{record}: the record of what bpcourse assign wrote is missing or "
+                            f"out of date")
         return problems
+    delete, refused, kept = _plan(wanted, notebooks_dir, force)
+    if refused:
+        raise Refused("refusing to overwrite notebooks that bpcourse assign did not write as "
+                      "they are:\n  " + "\n  ".join(refused) +
+                      "\nmove them (or the edits in them) elsewhere, or run with --force to "
+                      "overwrite them")
     notebooks_dir.mkdir(parents=True, exist_ok=True)
     for name, text in wanted.items():
-        tmp = notebooks_dir / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(notebooks_dir / name)
-    for name in sorted(existing - set(wanted)):
+        _atomic_write(notebooks_dir / name, text)
+    for name in delete:
         (notebooks_dir / name).unlink()
+    _atomic_write(notebooks_dir / RECORD, record_text(wanted))
+    if echo:
+        for name in delete:
+            echo(f"removed {notebooks_dir / name} (no solution notebook any more)")
+        for name in kept:
+            echo(f"left {notebooks_dir / name} alone: it has no solution notebook and bpcourse "
+                 f"assign did not write it as it is (--force removes it)")
     return []
+
+
+def _atomic_write(path, text):
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def add_parser(subparsers):
     p = subparsers.add_parser(
         "assign", help="make the student notebooks from the solution notebooks",
         description="Write student notebooks: solution regions become stubs, exercise outputs "
-                    "are cleared. With --check, only compare and exit 1 on any difference.")
-    p.add_argument("solutions", help="folder of solution notebooks (e.g. solutions/)")
-    p.add_argument("notebooks", help="folder of student notebooks to write (e.g. notebooks/)")
+                    "are cleared. It never overwrites a notebook that differs from what it wrote "
+                    "last time, nor deletes a file it did not write (unless --force). With "
+                    "--check, only compare and exit 1 on any difference.")
+    p.add_argument("solutions", nargs="?", default=DEFAULT_SOLUTIONS,
+                   help=f"folder of solution notebooks (default: {DEFAULT_SOLUTIONS})")
+    p.add_argument("notebooks", nargs="?", default=DEFAULT_NOTEBOOKS,
+                   help=f"folder of student notebooks to write (default: {DEFAULT_NOTEBOOKS}, "
+                        f"the package's, which a wheel carries)")
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 if the student notebooks are not up to date")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite edited notebooks and remove notebooks without a solution")
     p.set_defaults(run=_run)
 
 
@@ -237,15 +345,20 @@ def _run(args):
     import sys
 
     try:
-        problems = assign(args.solutions, args.notebooks, check=args.check)
+        problems = assign(args.solutions, args.notebooks, check=args.check, force=args.force,
+                          echo=print)
     except AssignError as e:
         print(f"bpcourse assign: {e}; nothing was written.", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"bpcourse assign: cannot write {args.notebooks}: {e.strerror or e}", file=sys.stderr)
         return 2
     if args.check:
         for p in problems:
             print(p, file=sys.stderr)
         if problems:
-            print("run `bpcourse assign SOLUTIONS NOTEBOOKS` to regenerate", file=sys.stderr)
+            print(f"run `bpcourse assign {args.solutions} {args.notebooks}` to regenerate",
+                  file=sys.stderr)
             return 1
         print(f"{args.notebooks} is up to date with {args.solutions}")
         return 0

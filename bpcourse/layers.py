@@ -143,6 +143,33 @@ def batchnorm_backward(dout, cache):
     return dX, dgamma, dbeta
 
 
+def batchnorm_backward_graph(dout, cache):
+    """The same gradient as ``batchnorm_backward``, node by node on the computational graph.
+
+    Forward as a graph: mu = mean(X); Xc = X − mu; var = mean(Xc²); std = √(var + eps);
+    X_hat = Xc / std; out = gamma · X_hat + beta.  Walked backward, a node used by several
+    others collects the sum of their gradients.  dout (N, D), cache as ``batchnorm_forward``
+    returns it  ->  dX (N, D), dgamma (D,), dbeta (D,).
+    """
+    X, X_hat, mu, var, gamma, eps = cache
+    check.float_array(dout, "dout")
+    check.same_shape(dout, X, "dout", "X")
+    check.same_dtype([("X", X), ("dout", dout)])
+    N = X.shape[0]
+    Xc = X - mu                                  # forward values the backward needs
+    std = np.sqrt(var + eps)
+    dbeta = dout.sum(axis=0)                     # out = gamma · X_hat + beta
+    dgamma = (dout * X_hat).sum(axis=0)
+    dX_hat = dout * gamma
+    dXc = dX_hat / std                           # X_hat = Xc / std: the direct path
+    dstd = -(dX_hat * Xc).sum(axis=0) / std**2
+    dvar = dstd / (2 * std)                      # std = √(var + eps)
+    dXc = dXc + dvar * 2 * Xc / N                # var = mean(Xc²): Xc's second use
+    dmu = -dXc.sum(axis=0)                       # Xc = X − mu
+    dX = dXc + dmu / N                           # mu = mean(X)
+    return dX, dgamma, dbeta
+
+
 def _check_batchnorm(X, gamma, beta, eps):
     for name, a in (("X", X), ("gamma", gamma), ("beta", beta)):
         check.float_array(a, name)

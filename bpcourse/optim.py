@@ -3,7 +3,7 @@
 Step functions return new arrays and never modify their inputs:
 
 - ``sgd_step``:           w ← w − lr · dw
-- ``sgd_momentum_step``:  v ← μ v + dw;  w ← w − lr · v          (PyTorch's convention)
+- ``sgd_momentum_step``:  u ← ρ u + dw;  w ← w − lr · u          (PyTorch's convention; u the velocity)
 - ``adam_step``:          m ← β₁ m + (1 − β₁) dw;  v ← β₂ v + (1 − β₂) dw²;
                           m̂ = m / (1 − β₁ᵗ);  v̂ = v / (1 − β₂ᵗ);  w ← w − lr · m̂ / (√v̂ + ε)
 
@@ -27,7 +27,7 @@ def sgd_step(w, dw, lr):
 
 
 def sgd_momentum_step(w, dw, velocity, lr, momentum=0.9):
-    """SGD with momentum, PyTorch's form: v ← μ v + dw, w ← w − lr · v.
+    """SGD with momentum, PyTorch's form: u ← ρ u + dw, w ← w − lr · u (u: the velocity).
 
     Returns ``(w_new, velocity_new)``; start with ``velocity = np.zeros_like(w)``.
     """

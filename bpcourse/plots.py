@@ -41,23 +41,153 @@ def plot_decision_boundary(predict, X, y, ax=None, resolution=200, title=None, m
 def plot_trajectories(f, paths, ax=None, xlim=(-2, 2), ylim=(-2, 2), levels=30, title=None,
                       log_levels=True):
     """Contours of a 2-D function ``f(x, y)`` (vectorized) with optimizer ``paths``,
-    a dict name -> array (T, 2) of visited points."""
+    a dict name -> array (T, 2) of visited points.
+
+    A path is drawn inside the plotted region only: when it ends outside, an arrow marks where
+    it leaves ("diverged" when its last point is non-finite or beyond 10⁶).  The legend goes where it
+    covers the fewest path points."""
     fig, ax = _axes(ax, (6, 5))
     gx, gy = np.meshgrid(np.linspace(*xlim, 300), np.linspace(*ylim, 300))
     fz = f(gx, gy)
     if log_levels:
         fz = np.log1p(fz - fz.min())
     ax.contour(gx, gy, fz, levels=levels, cmap="viridis", linewidths=0.6)
-    for name, path in paths.items():
-        path = np.asarray(path)
-        ax.plot(path[:, 0], path[:, 1], ".-", ms=3, lw=1.2, label=name)
-        ax.plot(*path[-1], "o", ms=5, color=ax.lines[-1].get_color())
+    names = list(paths)
+    draw_paths(ax, paths, xlim, ylim, colors={n: f"C{i}" for i, n in enumerate(names)},
+               labels={n: n for n in names},
+               diverged={n: not np.all(np.abs(np.asarray(p)[-1]) < DIVERGED) for n, p in paths.items()})
     ax.set_xlim(xlim)
     ax.set_ylim(ylim)
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     if title:
         ax.set_title(title)
     return fig
+
+
+#: A coordinate beyond this counts as diverged (the optimizer explorer stops the run there).
+DIVERGED = 1e6
+
+
+def clip_path(path, xlim, ylim):
+    """The part of a path (T, 2) inside the box ``xlim`` × ``ylim``, for drawing.
+
+    Returns ``(xy, exit)``: ``xy`` (K, 2) holds the points inside, runs separated by NaN rows;
+    a step that leaves the box ends on its border, a step that comes back starts on it, and
+    a step from outside to outside is left out (it would cross the plot as a long line).
+    ``exit`` is ``(step, point)`` when the path ends outside: the step from which on it stays
+    outside and where it crosses the border then; None when it ends inside.
+    """
+    path = np.asarray(path, dtype=float)
+    (x0, x1), (y0, y1) = xlim, ylim
+
+    def inside(p):
+        return bool(np.all(np.isfinite(p)) and x0 <= p[0] <= x1 and y0 <= p[1] <= y1)
+
+    def border(p_in, p_out):
+        """Where the segment from p_in (inside) towards p_out first meets the border."""
+        with np.errstate(all="ignore"):
+            d = p_out - p_in
+            ts = [1.0]
+            for k, (lo, hi) in enumerate((xlim, ylim)):
+                if d[k] > 0:
+                    ts.append((hi - p_in[k]) / d[k])
+                elif d[k] < 0:
+                    ts.append((lo - p_in[k]) / d[k])
+            t = min(t for t in ts if np.isfinite(t))
+            point = p_in + t * d if np.all(np.isfinite(d)) else p_in
+        return np.clip(point, [x0, y0], [x1, y1])
+
+    gap = np.array([np.nan, np.nan])
+    out, exit_ = [], None
+    for i, p in enumerate(path):
+        now = inside(p)
+        before = i > 0 and inside(path[i - 1])
+        if now:
+            if i > 0 and not before:
+                out += [gap, border(p, path[i - 1])]
+            out.append(p)
+        elif before:
+            crossing = border(path[i - 1], p)
+            out.append(crossing)
+            exit_ = (i, crossing)
+    if len(path) and inside(path[-1]):
+        exit_ = None
+    elif exit_ is None and len(path):      # it starts outside and never comes in
+        exit_ = (0, np.clip(path[0], [x0, y0], [x1, y1]))
+    xy = np.array(out).reshape(-1, 2)
+    return xy, exit_
+
+
+def draw_paths(ax, paths, xlim, ylim, colors, labels, diverged):
+    """Draw optimizer paths (name -> (T, 2)) clipped to the plotted region: each path inside the
+    region only, its end point when it ends inside, and — when it ends outside — an arrow to
+    where it leaves for good, labelled "diverged at step T" (``diverged[name]``) or "leaves
+    the plot at step k".  ``colors`` and ``labels`` map names to line colours and legend
+    labels.  Returns the artists drawn (the lines carry the labels)."""
+    artists, marks = [], []
+    span = np.array([xlim[1] - xlim[0], ylim[1] - ylim[0]], dtype=float)
+    centre = np.array([np.mean(xlim), np.mean(ylim)])
+    for name, path in paths.items():
+        path, color = np.asarray(path, dtype=float), colors[name]
+        xy, exit_ = clip_path(path, xlim, ylim)
+        artists += ax.plot(xy[:, 0], xy[:, 1], ".-", ms=2.5, lw=1.1, color=color,
+                           label=labels[name])
+        if exit_ is None:
+            artists += ax.plot(*path[-1], "o", ms=5, color=color)
+            continue
+        step, point = exit_
+        text = (f"diverged at step {len(path) - 1}" if diverged[name]
+                else f"leaves the plot at step {step}")
+        # the label sits inside, towards the centre; labels of nearby exits are stacked
+        inward = (centre - point) / span
+        norm = np.hypot(*inward)
+        offset = 38 * inward / norm if norm > 0 else np.array([0.0, -38.0])
+        near = sum(np.hypot(*((point - p) / span)) < 0.25 for p in marks)
+        offset = offset + np.array([0.0, -15.0 * near if point[1] > centre[1] else 15.0 * near])
+        marks.append(point)
+        artists.append(ax.annotate(
+            text, xy=point, xytext=tuple(offset), textcoords="offset points",
+            ha="center", va="center", fontsize=8, color=color,
+            bbox=dict(boxstyle="round,pad=0.2", fc="white", ec=color, lw=0.8, alpha=0.9),
+            arrowprops=dict(arrowstyle="-|>", color=color, lw=1.2, shrinkA=0, shrinkB=0),
+            annotation_clip=False))
+    return artists
+
+
+def log_yaxis(ax, series, min_decades=2.0, max_decades=None, minor_labels=False):
+    """A log y axis with limits around the positive finite values of ``series`` (at least
+    ``min_decades`` wide, at most ``max_decades`` below the top) and labels on the decades
+    (with ``minor_labels``, on some minor ticks too when the axis spans two decades or less).
+
+    Zeros, negative and non-finite values are left out (not drawn); when no value is positive
+    and finite the axis stays linear.  Returns True when the axis is logarithmic."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    values = [np.ravel(np.asarray(v, dtype=float)) for v in series if len(np.ravel(v))]
+    values = np.concatenate(values) if values else np.array([])
+    values = values[np.isfinite(values) & (values > 0)]
+    if not len(values):
+        return False
+    ax.set_yscale("log", nonpositive="mask")
+    lo, hi = np.log10(values.min()), np.log10(values.max())
+    if max_decades is not None:
+        lo = max(lo, hi - max_decades)
+    mid, half = (lo + hi) / 2, max((hi - lo) / 2 + 0.15, min_decades / 2)
+    ax.set_ylim(10 ** (mid - half), 10 ** (mid + half))
+    if minor_labels and 2 * half < 2.1:   # a decade or two: plain 0.1, 0.2, 0.5, 1, 2, 5 …
+        ax.yaxis.set_major_formatter(FuncFormatter(_one_two_five))
+        ax.yaxis.set_minor_formatter(FuncFormatter(_one_two_five))
+    else:
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    return True
+
+
+def _one_two_five(value, _):
+    """A log-axis label for 1, 2 and 5 times a power of ten, as a plain number."""
+    if value <= 0:
+        return ""
+    mantissa = round(value / 10 ** np.floor(np.log10(value) + 1e-9), 6)
+    return f"{value:g}" if mantissa in (1.0, 2.0, 5.0) else ""
 
 
 def plot_per_layer(values, ax=None, ylabel="gradient norm", log=True, title=None):

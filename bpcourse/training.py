@@ -44,10 +44,14 @@ class History:
     def plot(self, axes=None, label=None):
         """Draw loss and accuracy per epoch on two axes (made if not given); returns the figure.
 
-        Pass the axes of an earlier plot and a ``label`` to overlay several histories.
+        The loss axis is logarithmic (a loss that is 0 or NaN is left out; linear when no loss
+        is positive).  Pass the axes of an earlier plot and a ``label`` to overlay several
+        histories.
         """
         import matplotlib.pyplot as plt
         from matplotlib.ticker import MaxNLocator
+
+        from .plots import log_yaxis
 
         if axes is None:
             fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -63,6 +67,9 @@ class History:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
+        shown = [line.get_ydata() for line in axes[0].lines]   # this history's and earlier ones
+        if log_yaxis(axes[0], shown, min_decades=1.0, minor_labels=True):
+            axes[0].set_title("loss (log scale)")
         return fig
 
     def __repr__(self):

@@ -110,12 +110,24 @@ def test_a_region_becomes_a_stub_with_the_hint_and_the_rest_is_kept(course):
     assert cell.source == DENSE_STUB
 
 
-def test_the_default_hint_names_the_function(course):
+def test_a_course_exercise_without_a_hint_line_gets_its_first_hint_level(course):
+    from bpcourse.checks import EXERCISES
+
     sol, nbs = course
     A.assign(sol, nbs)
     source = student(nbs, "02_relu.ipynb").cells[1].source
+    nudge = EXERCISES["relu_forward"].hints[0]
     assert source == ("def relu_forward(Z):\n    # YOUR CODE HERE\n"
-                      "    raise NotImplementedError('implement relu_forward: see the derivation above')")
+                      f"    raise NotImplementedError({f'implement relu_forward: {nudge} (hint({chr(39)}relu_forward{chr(39)}) for more)'!r})")
+
+
+def test_another_function_without_a_hint_line_gets_a_default_that_names_it(tmp_path):
+    sol = tmp_path / "solutions"
+    write_nb(sol, "01_mine.ipynb", [code("def my_layer(X):\n    ### BEGIN SOLUTION\n    return X\n"
+                                         "    ### END SOLUTION", exercise="my_layer")])
+    A.assign(sol, tmp_path / "notebooks")
+    source = student(tmp_path / "notebooks", "01_mine.ipynb").cells[0].source
+    assert "raise NotImplementedError('implement my_layer: see the derivation above')" in source
 
 
 def test_indentation_is_preserved_and_every_region_is_replaced(tmp_path):
@@ -129,7 +141,7 @@ def test_indentation_is_preserved_and_every_region_is_replaced(tmp_path):
         return dout
 
 
-def sgd_step(w, dw, lr):
+def my_step(w, dw, lr):
     ### BEGIN SOLUTION
     return w - lr * dw
     ### END SOLUTION'''
@@ -145,9 +157,9 @@ def sgd_step(w, dw, lr):
         return dout
 
 
-def sgd_step(w, dw, lr):
+def my_step(w, dw, lr):
     # YOUR CODE HERE
-    raise NotImplementedError('implement sgd_step: see the derivation above')'''
+    raise NotImplementedError('implement my_step: see the derivation above')'''
 
 
 def test_a_region_in_markdown_becomes_your_answer_here(course):
@@ -274,7 +286,7 @@ def test_assign_twice_gives_byte_identical_files(course, tmp_path):
     assert snapshot(tmp_path / "again") == first
     A.assign(sol, nbs)
     assert snapshot(nbs) == first
-    assert set(first) == {"01_dense.ipynb", "02_relu.ipynb"}        # no temporary files left
+    assert set(first) == {"01_dense.ipynb", "02_relu.ipynb", A.RECORD}   # no temporary files left
     assert all(text.endswith(b"\n") for text in first.values())
 
 
@@ -325,13 +337,89 @@ def test_check_does_not_write(course):
     assert not nbs.exists()
 
 
-def test_write_mode_removes_a_stale_notebook(course):
+def test_write_mode_removes_a_stale_notebook_it_wrote_and_nothing_else(course, capsys):
+    sol, nbs = course
+    write_nb(sol, "00_old.ipynb", [md("old")])
+    A.assign(sol, nbs)                                # 00_old written by assign ...
+    (sol / "00_old.ipynb").unlink()                   # ... then its solution goes away
+    (nbs / "my_experiments.ipynb").write_text((nbs / "01_dense.ipynb").read_text())
+    (nbs / "notes.txt").write_text("keep me")
+    assert main(["assign", str(sol), str(nbs)]) == 0
+    assert sorted(p.name for p in nbs.iterdir()) == [A.RECORD, "01_dense.ipynb", "02_relu.ipynb",
+                                                     "my_experiments.ipynb", "notes.txt"]
+    out = capsys.readouterr().out
+    assert "removed" in out and "00_old.ipynb" in out
+    assert "my_experiments.ipynb alone" in out and "--force" in out
+
+
+def test_a_stale_notebook_edited_since_is_kept_unless_force(course, capsys):
+    sol, nbs = course
+    write_nb(sol, "00_old.ipynb", [md("old")])
+    A.assign(sol, nbs)
+    (sol / "00_old.ipynb").unlink()
+    (nbs / "00_old.ipynb").write_text((nbs / "00_old.ipynb").read_text().replace("old", "mine"))
+    A.assign(sol, nbs)
+    assert "mine" in (nbs / "00_old.ipynb").read_text()
+    assert main(["assign", "--force", str(sol), str(nbs)]) == 0
+    assert not (nbs / "00_old.ipynb").exists()
+
+
+def test_it_refuses_to_overwrite_a_notebook_edited_since_it_wrote_it(course, capsys):
+    """The issue's case: a learner's edited notebook in the generated folder is not replaced."""
     sol, nbs = course
     A.assign(sol, nbs)
-    (nbs / "00_old.ipynb").write_text((nbs / "01_dense.ipynb").read_text())
-    (nbs / "notes.txt").write_text("keep me")
+    edited = nbs / "01_dense.ipynb"
+    edited.write_text(edited.read_text().replace("YOUR CODE HERE", "my own answer"))
+    write_nb(sol, "02_relu.ipynb", [md("ReLU, changed"), code(RELU)])   # a course change
+    before = snapshot(nbs)
+    assert main(["assign", str(sol), str(nbs)]) == 2
+    err = capsys.readouterr().err
+    assert str(edited) in err and "edited since bpcourse assign wrote it" in err, err
+    assert "--force" in err and "nothing was written" in err
+    assert "02_relu.ipynb" not in err                  # untouched: it could be replaced
+    assert snapshot(nbs) == before                    # not even the unedited one was written
+    assert main(["assign", "--force", str(sol), str(nbs)]) == 0
+    assert "my own answer" not in edited.read_text()
+    assert A.assign(sol, nbs, check=True) == []
+
+
+def test_it_refuses_to_overwrite_a_notebook_it_never_wrote(course, capsys):
+    """A folder without assign's record: an equal notebook may be rewritten, a different one not;
+    a notebook of someone else's is never deleted."""
+    sol, nbs = course
+    nbs.mkdir()
+    (nbs / "01_dense.ipynb").write_text("{}")              # not what assign makes
+    (nbs / "my_experiments.ipynb").write_text("{}")
+    assert main(["assign", str(sol), str(nbs)]) == 2
+    err = capsys.readouterr().err
+    assert "01_dense.ipynb was not written by bpcourse assign" in err, err
+    assert snapshot(nbs) == {"01_dense.ipynb": b"{}", "my_experiments.ipynb": b"{}"}
+    (nbs / "01_dense.ipynb").write_text(A.generate(sol)["01_dense.ipynb"])   # now equal
+    assert main(["assign", str(sol), str(nbs)]) == 0
+    assert (nbs / "my_experiments.ipynb").read_text() == "{}"
+
+
+def test_check_wants_the_record_of_what_was_written(course):
+    sol, nbs = course
     A.assign(sol, nbs)
-    assert sorted(p.name for p in nbs.iterdir()) == ["01_dense.ipynb", "02_relu.ipynb", "notes.txt"]
+    assert A.assign(sol, nbs, check=True) == []
+    record = json.loads((nbs / A.RECORD).read_text())
+    assert sorted(record["notebooks"]) == ["01_dense.ipynb", "02_relu.ipynb"]
+    (nbs / A.RECORD).unlink()
+    (problem,) = A.assign(sol, nbs, check=True)
+    assert A.RECORD in problem and "record" in problem
+    (nbs / A.RECORD).write_text("{ not json")
+    with pytest.raises(A.AssignError, match="damaged"):
+        A.assign(sol, nbs)
+
+
+def test_the_defaults_are_solutions_and_the_package_notebooks_folder(course, monkeypatch, capsys):
+    sol, _ = course
+    monkeypatch.chdir(sol.parent)
+    assert main(["assign"]) == 0
+    target = sol.parent / "bpcourse" / "notebooks"
+    assert sorted(p.name for p in target.glob("*.ipynb")) == ["01_dense.ipynb", "02_relu.ipynb"]
+    assert main(["assign", "--check"]) == 0
 
 
 def test_the_cli_exit_codes_and_messages(course, capsys):

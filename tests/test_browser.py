@@ -1,21 +1,31 @@
 """The widgets in a real browser: JupyterLab on 127.0.0.1, driven by Debian's Chromium.
 
-One test, about 20-25 s on two cores (server start included): start JupyterLab (no token;
+One test, about 35-50 s on two cores (server start included): start JupyterLab (no token;
 temporary workspace, Jupyter config/data/runtime and JupyterLab settings dirs), open a notebook
 that uses the four widgets, Run All (from the Run menu), and check that
 
-- every widget renders (its DOM element, its figure as an <img> with a src);
+- every widget renders (its DOM element, its figure as an <img> with a src), the figures at
+  twice the pixels of their displayed size (sharp on HiDPI screens);
 - the stepper's "Next" button moves it: the step title and the numbers change, and at the
-  dW₂ step the page shows the same dW₂ as bpcourse's reference;
+  dW₂ step the page shows the same dW₂ as bpcourse's reference; on through the update into
+  the second iteration, the lr slider moved with the keyboard to 4, Reset, and on to the
+  update again: the title says lr = 4 and the new parameters shown are bpcourse's reference
+  update with lr 4; at every step of the way, measured in the browser, every text of the
+  graph lies inside its box and no two boxes overlap;
+- a stepper given a buggy dense_backward shows its wrong step in an amber frame with the
+  reference's numbers beside, and its update in a dashed amber frame as "a correct update
+  of wrong gradients";
 - moving the optimizer explorer's "lr SGD" slider with the keyboard changes the figure
-  (the image's src) and the summary line;
+  (the image's src) and the summary line, and reaches 0.021 (notebook 9's value);
 - moving the activation explorer's "depth" slider changes its figure;
-- the dashboard's Stop button, clicked while the training runs in the background, stops it
-  early, and the kernel still holds the history of the completed epochs.
+- the dashboard's Stop button, clicked while a 20-epoch training (notebook 10's) runs paced
+  in the background, stops it early, and the kernel still holds the history of the
+  completed epochs.
 
 Screenshots go to $BPCOURSE_SCREENSHOTS (default: <tmp>/bpcourse-browser-screenshots):
 00_opened, 01_run_all, 02_stepper_dW2, 03_optimizer_explorer, 04_activation_explorer,
-05_dashboard_stopped, 06_page (and failure.png when it fails).
+05_dashboard_stopped, 06_page, 07_stepper_reset_lr4, 08_stepper_buggy_db2,
+09_stepper_buggy_update (and failure.png when it fails).
 
 Needs Chromium at /usr/bin/chromium (Debian's `chromium` package; or $BPCOURSE_CHROMIUM) and
 the `playwright` Python package (never `playwright install`: the system Chromium is used).
@@ -46,7 +56,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync", "--disable-extensions",
                  "--disable-default-apps", "--mute-audio"]
-DASHBOARD_EPOCHS = 400
+DASHBOARD_EPOCHS = 20   # notebook 10's run: about 2 s unpaced, 10 s paced
 
 NOTEBOOK_CELLS = [
     ("markdown", "# bpcourse widgets in the browser"),
@@ -56,6 +66,13 @@ NOTEBOOK_CELLS = [
              "from bpcourse.widgets import (ActivationExplorer, OptimizerExplorer, StepperWidget,\n"
              "                              TrainingDashboard)"),
     ("code", "stepper = StepperWidget()\nstepper"),
+    ("code", "def dense_backward(dZ, cache):   # a bug: the bias gradient averaged, not summed\n"
+             "    X, W, b = cache\n"
+             "    return dZ @ W.T, X.T @ dZ, dZ.mean(axis=0)\n\n"
+             "buggy = StepperWidget(functions={'dense_backward': dense_backward})\n"
+             "buggy.stepper.goto('backward', 'b2')\n"
+             "buggy.refresh()\n"
+             "buggy"),
     ("code", "explorer = OptimizerExplorer()\nexplorer"),
     ("code", "acts = ActivationExplorer(activation='relu', depth=7, batchnorm=True)\nacts"),
     ("code", "(X, y), (X_test, y_test) = load_digits(seed=0)\n"
@@ -247,6 +264,43 @@ def _wait_for_change(get, old, timeout=30.0, what="the view"):
     raise AssertionError(f"{what} did not change within {timeout} s")
 
 
+_GRAPH_BOXES_JS = """svg => {
+    const box = e => { const b = e.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height]; };
+    return {
+        boxes: [...svg.querySelectorAll('rect.bp-box, ellipse.bp-op')].map(
+            e => [e.dataset.name, ...box(e)]),
+        texts: [...svg.querySelectorAll('text')].map(t => [t.textContent, ...box(t)]),
+    };
+}"""
+
+
+def _assert_graph_layout(svg, where):
+    """In the browser's own font metrics: no two boxes of the graph overlap and every text
+    lies inside a box (or an operation's ellipse)."""
+    found = svg.evaluate(_GRAPH_BOXES_JS)
+    boxes, texts = found["boxes"], found["texts"]
+    assert len(boxes) == 14, where
+    for i, (a, *ra) in enumerate(boxes):
+        for b, *rb in boxes[i + 1:]:
+            apart = ra[2] <= rb[0] or rb[2] <= ra[0] or ra[3] <= rb[1] or rb[3] <= ra[1]
+            assert apart, f"{where}: {a} {ra} overlaps {b} {rb}"
+    for text, *rt in texts:
+        inside = [n for n, *r in boxes if r[0] - 0.5 <= rt[0] and rt[2] <= r[2] + 0.5
+                  and r[1] - 0.5 <= rt[1] and rt[3] <= r[3] + 0.5]
+        assert inside, f"{where}: the text {text!r} {rt} sticks out of its box"
+
+
+def _press_until(page, handle, readout, target, key="ArrowRight", limit=120):
+    """Press ``key`` on a slider's handle until its readout shows ``target``."""
+    handle.focus()
+    for _ in range(limit):
+        if readout.text_content().strip() == target:
+            return
+        page.keyboard.press(key)
+        time.sleep(0.02)
+    _wait_until(lambda: readout.text_content().strip() == target, 10, f"the slider at {target}")
+
+
 def test_widgets_render_and_respond_in_jupyterlab(jupyterlab):
     from playwright.sync_api import expect, sync_playwright
 
@@ -260,7 +314,16 @@ def test_widgets_render_and_respond_in_jupyterlab(jupyterlab):
     A1, _ = layers.relu_forward(Z1)
     Z2, cache2 = layers.dense_forward(A1, ex["W2"], ex["b2"])
     _, dZ2 = softmax_cross_entropy(Z2, ex["y"].astype(int))
-    dW2 = layers.dense_backward(dZ2, cache2)[1]
+    dA1, dW2, db2_ref = layers.dense_backward(dZ2, cache2)
+    # the update with lr 4 from the start, and the loss after it
+    from bpcourse.optim import sgd_step
+    dZ1 = layers.relu_backward(dA1, Z1)
+    _, dW1, db1 = layers.dense_backward(dZ1, (ex["X"], ex["W1"], ex["b1"]))
+    grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2_ref}
+    new_lr4 = {k: sgd_step(ex[k], g, 4.0) for k, g in grads.items()}
+    A1n = layers.relu_forward(layers.dense_forward(ex["X"], new_lr4["W1"], new_lr4["b1"])[0])[0]
+    loss_lr4 = softmax_cross_entropy(layers.dense_forward(A1n, new_lr4["W2"], new_lr4["b2"])[0],
+                                     ex["y"].astype(int))[0]
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
@@ -276,24 +339,30 @@ def test_widgets_render_and_respond_in_jupyterlab(jupyterlab):
 
             _run_all(page)
 
-            stepper = page.locator(".bp-stepper")
+            stepper = page.locator(".bp-stepper").first
+            buggy = page.locator(".bp-stepper").nth(1)
             explorer = page.locator(".bp-optimizer-explorer")
             acts = page.locator(".bp-activation-explorer")
             dash = page.locator(".bp-dashboard")
-            for widget in (stepper, explorer, acts, dash):
+            for widget in (stepper, buggy, explorer, acts, dash):
                 widget.wait_for(timeout=120_000)
             for widget in (explorer, acts, dash):
                 expect(widget.locator("img").first).to_have_attribute("src", re.compile(r"\S"))
+                # HiDPI: twice the pixels of the displayed size (900 CSS px for 10 inches)
+                natural, shown = widget.locator("img").first.evaluate(
+                    "img => [img.naturalWidth, img.getBoundingClientRect().width]")
+                assert natural == 1800 and shown == 900, (natural, shown)
             page.screenshot(path=str(SHOTS / "01_run_all.png"))
 
             # --- the dashboard: Stop while it trains in the background
             status = dash.locator(".bp-status")
             _wait_until(lambda: (m := re.search(r"epoch (\d+) of", status.text_content() or ""))
-                        and int(m.group(1)) >= 4, 120, "four epochs on the dashboard")
+                        and int(m.group(1)) >= 3, 120, "three epochs on the dashboard")
+            assert "paced for watching" in status.text_content()
             dash.get_by_role("button", name="Stop").click()
             expect(status).to_contain_text("stopped by the Stop button after epoch", timeout=60_000)
             stopped_after = int(re.search(r"after epoch (\d+)", status.text_content()).group(1))
-            assert 4 <= stopped_after < DASHBOARD_EPOCHS
+            assert 3 <= stopped_after < DASHBOARD_EPOCHS
             dash_src = _img_src(dash)
             time.sleep(1.0)
             assert _img_src(dash) == dash_src, "the dashboard kept drawing after Stop"
@@ -326,6 +395,63 @@ def test_widgets_render_and_respond_in_jupyterlab(jupyterlab):
             stepper.scroll_into_view_if_needed()
             stepper.screenshot(path=str(SHOTS / "02_stepper_dW2.png"))
 
+            # --- on to the update and the second iteration; lr 4; Reset; to the update again
+            svg = stepper.locator("svg.bp-graph")
+            for _ in range(7):
+                old = title.text_content()
+                next_button.click()
+                _wait_for_change(title.text_content, old, what="the stepper's step")
+            assert "iteration 2 · step 1 of 13" in stepper.locator(".bp-position").text_content()
+            readout = stepper.locator(".widget-readout")
+            assert readout.text_content().strip() == "0.5"
+            _press_until(page, stepper.locator(".noUi-handle"), readout, "4")
+            old = stepper.locator(".bp-position").text_content()
+            stepper.get_by_role("button", name="Reset").click()
+            _wait_for_change(lambda: stepper.locator(".bp-position").text_content(), old,
+                             what="the stepper's position after Reset")
+            assert "iteration 1 · step 1 of 13" in stepper.locator(".bp-position").text_content()
+            for i in range(12):
+                _assert_graph_layout(svg, f"step {i + 1}")
+                old = title.text_content()
+                next_button.click()
+                _wait_for_change(title.text_content, old, what="the stepper's step")
+            _assert_graph_layout(svg, "step 13")
+            assert "θ ← θ − lr · dθ" in title.text_content() and "(lr = 4)" in title.text_content()
+            assert readout.text_content().strip() == "4"
+            update = stepper.locator(".bp-update")
+            shown = update.text_content().replace("−", "-")
+            assert "- 4 ×" in shown.replace("\xa0", " ")
+            for k in ("W1", "b1", "W2", "b2"):  # the new parameters: the reference, lr 4
+                for v in new_lr4[k].ravel():
+                    assert f"{v + 0.0:.4f}" in shown, (k, v, shown)
+            expect(stepper.locator(".bp-step")).to_contain_text(f"after {loss_lr4:.4f}")
+            stepper.scroll_into_view_if_needed()
+            stepper.screenshot(path=str(SHOTS / "07_stepper_reset_lr4.png"))
+
+            # --- the stepper with a buggy dense_backward: amber frames
+            wrong = buggy.locator(".bp-step.bp-wrong")
+            expect(wrong).to_have_count(1)
+            style = wrong.evaluate("e => { const s = getComputedStyle(e); return "
+                                   "[s.borderTopColor, s.borderTopStyle, s.borderTopWidth]; }")
+            assert style == ["rgb(224, 138, 0)", "solid", "3px"], style
+            text = wrong.text_content().replace("−", "-")
+            assert "reference, same inputs" in text and "differs from bpcourse's reference" in text
+            for v in (db2_ref, db2_ref / 2):     # the reference's db₂ beside the learner's
+                for x in v:
+                    assert f"{x + 0.0:.4f}" in text, (x, text)
+            buggy.scroll_into_view_if_needed()
+            buggy.screenshot(path=str(SHOTS / "08_stepper_buggy_db2.png"))
+            buggy_title = buggy.locator(".bp-title")
+            for _ in range(5):                  # db₂ is step 8; the update is step 13
+                old = buggy_title.text_content()
+                buggy.get_by_role("button", name="Next").click()
+                _wait_for_change(buggy_title.text_content, old, what="the buggy stepper's step")
+            inherited = buggy.locator(".bp-step.bp-inherited")
+            expect(inherited).to_contain_text("a correct update of wrong gradients")
+            assert inherited.evaluate("e => getComputedStyle(e).borderTopStyle") == "dashed"
+            assert "equals bpcourse's reference" not in inherited.text_content()
+            buggy.screenshot(path=str(SHOTS / "09_stepper_buggy_update.png"))
+
             # --- the optimizer explorer: move the "lr SGD" slider with the keyboard
             summary = explorer.locator(".bp-summary")
             old_summary, old_src = summary.text_content(), _img_src(explorer)
@@ -339,7 +465,12 @@ def test_widgets_render_and_respond_in_jupyterlab(jupyterlab):
                                            what="the explorer's summary")
             assert new_src and "SGD (lr=0.019)" not in new_summary
             lr_new = float(re.search(r"SGD \(lr=([0-9.e-]+)\)", new_summary).group(1))
-            assert lr_new > 0.019
+            assert lr_new == 0.02               # the next two-digit value
+            sgd_readout = explorer.locator(".widget-slider").filter(has_text="lr SGD").locator(
+                ".widget-readout")
+            _press_until(page, handle, sgd_readout, "0.021")
+            expect(summary).to_contain_text("SGD (lr=0.021)")
+            expect(summary).to_contain_text("outside the plot from step 8 on")
             explorer.scroll_into_view_if_needed()
             explorer.screenshot(path=str(SHOTS / "03_optimizer_explorer.png"))
 

@@ -166,10 +166,22 @@ def my_batchnorm_backward(dout, cache):
     return dX, dgamma, dbeta
 
 
+def my_batchnorm_backward_graph(dout, cache):
+    return my_batchnorm_backward(dout, cache)
+
+
+def my_batchnorm_backward_compact(dout, cache):
+    """The compact formula, written with means instead of sums."""
+    _, X_hat, _, var, gamma, eps = cache
+    dX_hat = dout * gamma
+    dX = (dX_hat - dX_hat.mean(axis=0) - X_hat * (dX_hat * X_hat).mean(axis=0)) / np.sqrt(var + eps)
+    return dX, np.einsum("nd,nd->d", dout, X_hat), np.einsum("nd->d", dout)
+
+
 def my_dropout_forward(X, p, rng):
-    """Draws its mask differently from the reference (keep where u < 1 - p)."""
-    keep = rng.random(X.shape) < 1 - p
-    mask = keep.astype(X.dtype) / X.dtype.type(1 - p)
+    """The contract's draw (u >= p), written another way."""
+    u = rng.random(X.shape)
+    mask = np.where(u >= p, 1.0 / (1.0 - p) if p < 1 else 0.0, 0.0).astype(X.dtype)
     return X * mask, mask
 
 
@@ -198,11 +210,96 @@ def my_adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     return w - lr * m_hat / (np.sqrt(v_hat) + eps), m_new, v_new
 
 
+def my_two_layer_loss_and_grads(params, X, y):
+    W1, b1, W2, b2 = params
+    Z1 = X @ W1 + b1
+    A1 = np.maximum(Z1, 0)
+    loss, dZ2 = my_softmax_cross_entropy(A1 @ W2 + b2, y)
+    dA1 = dZ2 @ W2.T
+    dZ1 = dA1 * (Z1 > 0)
+    return loss, [X.T @ dZ1, dZ1.sum(axis=0), A1.T @ dZ2, dZ2.sum(axis=0)]
+
+
+def my_mlp_forward(X, params, config, rng=None, train=True):
+    """Builds the list of layers first, then runs it."""
+    L = max(int(k[1:]) for k in params if k[0] == "W" and k[1:].isdigit())
+    plan = []
+    for l in range(1, L + 1):
+        plan.append(("dense", l))
+        if l < L:
+            plan += [("batchnorm", l)] * bool(config["batchnorm"]) + [("relu", l)]
+            plan += [("dropout", l)] * (config["dropout"] > 0 and train)
+    caches, A = [], X
+    for kind, l in plan:
+        if kind == "dense":
+            A, c = my_dense_forward(A, params[f"W{l}"], params[f"b{l}"])
+        elif kind == "batchnorm" and train:
+            A, c = my_batchnorm_forward(A, params[f"gamma{l}"], params[f"beta{l}"])
+        elif kind == "batchnorm":
+            rm, rv = params[f"running_mean{l}"], params[f"running_var{l}"]
+            A = params[f"gamma{l}"] * (A - rm) / np.sqrt(rv + 1e-5) + params[f"beta{l}"]
+            continue
+        elif kind == "relu":
+            A, c = my_relu_forward(A)
+        else:
+            A, c = my_dropout_forward(A, config["dropout"], rng)
+        caches.append((kind, c))
+    return A, (caches if train else None)
+
+
+def my_mlp_backward(dlogits, caches):
+    layer_of, l = [], 0
+    for kind, _ in caches:  # each cache's layer number, counted forward
+        l += kind == "dense"
+        layer_of.append(l)
+    grads, d = {}, dlogits
+    for (kind, c), l in zip(caches[::-1], layer_of[::-1]):
+        if kind == "dense":
+            d, grads["W%d" % l], grads["b%d" % l] = my_dense_backward(d, c)
+        elif kind == "batchnorm":
+            d, grads["gamma%d" % l], grads["beta%d" % l] = my_batchnorm_backward(d, c)
+        elif kind == "relu":
+            d = my_relu_backward(d, c)
+        else:
+            d = my_dropout_backward(d, c)
+    return grads
+
+
+def my_train_step(params, state, X, y, config, rng=None):
+    logits, caches = my_mlp_forward(X, params, config, rng)
+    loss, dlogits = my_softmax_cross_entropy(logits, y)
+    grads = my_mlp_backward(dlogits, caches)
+    t = state["t"] + 1
+    new = {k: v for k, v in params.items()}
+    m, v = {}, {}
+    for k, g in grads.items():
+        new[k], m[k], v[k] = my_adam_step(params[k], g, state["m"][k], state["v"][k], t,
+                                          lr=config["lr"])
+    n, l = len(X), 0
+    for kind, c in caches:
+        if kind == "batchnorm":
+            l += 1
+            _, _, mu, var, _, _ = c
+            new["running_mean%d" % l] = params["running_mean%d" % l] + 0.1 * (mu - params["running_mean%d" % l])
+            new["running_var%d" % l] = params["running_var%d" % l] + 0.1 * (var * n / (n - 1) - params["running_var%d" % l])
+    return new, {"t": t, "m": m, "v": v}, loss
+
+
+def my_train_epoch(params, state, X, y, config, rng, batch_size=64):
+    order = rng.permutation(len(X))
+    losses = []
+    for idx in np.array_split(order, range(batch_size, len(X), batch_size)):
+        params, state, loss = my_train_step(params, state, X[idx], y[idx], config, rng)
+        losses += [loss] * len(idx)
+    return params, state, float(np.mean(losses))
+
+
 MINE = {name[3:]: fn for name, fn in dict(globals()).items() if name.startswith("my_")}
+MINE["batchnorm_backward"] = MINE.pop("batchnorm_backward_compact")
 
 
 def test_every_exercise_has_a_hand_written_implementation_here():
-    assert len(EXERCISES) == 19
+    assert len(EXERCISES) == 25
     assert set(MINE) == set(EXERCISES)
     assert "rel_error" not in EXERCISES
 
@@ -233,14 +330,17 @@ def test_a_correct_backward_passes_with_its_own_forward(name):
     assert rep.passed, rep.text()
 
 
-def test_dropout_forward_is_judged_by_properties_not_by_the_reference_mask():
-    # the hand-written forward keeps other units than the reference for the same seed ...
-    X = np.ones((50, 40))
-    mine = my_dropout_forward(X, 0.3, np.random.default_rng(5))[1]
-    ref = REF["dropout_forward"](X, 0.3, np.random.default_rng(5))[1]
-    assert not np.array_equal(mine, ref)
-    # ... and still passes every case
-    assert run("dropout_forward", {"dropout_forward": my_dropout_forward}).passed
+def test_dropout_forward_with_another_valid_draw_is_told_the_contract():
+    def dropout_forward(X, p, rng):  # a valid inverted dropout, keeping where u < 1 - p
+        keep = rng.random(X.shape) < 1 - p
+        mask = keep.astype(X.dtype) / X.dtype.type(1 - p)
+        return X * mask, mask
+
+    rep = run("dropout_forward", {"dropout_forward": dropout_forward})
+    assert not rep.passed
+    wrong = failures(rep)[0]
+    assert "valid dropout mask" in wrong.message
+    assert "rng.random(X.shape) >= p" in wrong.hint
 
 
 # ====================================================================== not there, not done, crashing
@@ -813,7 +913,15 @@ def test_pack():
     assert p(np.array(3))["items"][0]["kind"] == "array"      # a 0-d integer array is no loss
     item = p(np.arange(3.0).view(Liar))["items"][0]
     assert item["kind"] == "other" and "Liar" in item["type"]
-    assert p([1.0, 2.0])["items"][0] == {"kind": "other", "type": "list"}
+    assert p([1.0, 2.0])["items"][0] == {"kind": "list", "items": [
+        {"kind": "float", "value": 1.0, "type": "float"}, {"kind": "float", "value": 2.0, "type": "float"}]}
+    item = p({"W1": np.ones(2), "t": 3})["items"][0]
+    assert item["kind"] == "dict" and item["keys"] == ["W1", "t"]
+    assert [i["kind"] for i in item["items"]] == ["array", "float"]
+    assert p({1: 2.0})["items"][0]["kind"] == "other"             # keys must be strings
+    deep = [[[[1.0]]]]
+    assert "too deep" in p(deep)["items"][0]["items"][0]["items"][0]["items"][0]["type"]
+    assert p(list(range(1000)))["items"][0]["kind"] == "other"     # too long
     assert p(None)["items"][0] == {"kind": "other", "type": "NoneType"}
     assert p(True)["items"][0]["kind"] == "other"
     assert p(np.array(["a"]))["items"][0]["kind"] == "other"
@@ -824,7 +932,7 @@ def test_pack_copies_arrays_and_keeps_tuples():
     A = np.ones((2, 2))
     packed = driver.pack((A, 2.0, {"X": A}))
     assert packed["tuple"] is True and len(packed["items"]) == 3
-    assert [i["kind"] for i in packed["items"]] == ["array", "float", "other"]
+    assert [i["kind"] for i in packed["items"]] == ["array", "float", "dict"]
     A[0, 0] = 5.0
     assert packed["items"][0]["value"][0, 0] == 1.0
 

@@ -18,7 +18,8 @@ def test_version():
 def test_help_lists_the_subcommands():
     r = run("--help")
     assert r.returncode == 0
-    assert "assign" in r.stdout
+    for command in ("open", "update", "progress", "submit", "assign", "grade"):
+        assert command in r.stdout, command
 
 
 def test_no_arguments_prints_help():
@@ -41,7 +42,12 @@ def test_open_builds_the_jupyter_lab_command(monkeypatch):
     assert launch.command("notebooks")[-1] == "--allow-root"
 
 
-def test_open_without_a_notebooks_folder_is_a_usage_error(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "bpcourse", "open", str(tmp_path / "nowhere")],
-                       capture_output=True, text=True)
-    assert r.returncode == 2 and "no folder" in r.stderr
+def test_options_after_a_double_dash_are_refused_by_commands_that_start_nothing(capsys):
+    import pytest
+
+    from bpcourse.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["progress", "--", "--port", "8890"])
+    assert e.value.code == 2
+    assert "takes no options after --" in capsys.readouterr().err

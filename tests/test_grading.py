@@ -41,6 +41,7 @@ GRADESCOPE_TOP = {"score", "execution_time", "output", "output_format", "test_ou
 GRADESCOPE_TEST = {"score", "max_score", "status", "name", "name_format", "number", "output",
                    "output_format", "tags", "visibility", "extra_data"}
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
+NETWORK = ["mlp_forward", "mlp_backward", "train_step", "train_epoch"]
 
 
 def test_the_catalogues_agree_with_the_course():
@@ -104,6 +105,8 @@ def runs(tmp_path_factory):
     for key, wrong in WRONG.items():
         paths.append(catalogue.write_py(subs / f"wrong_{key}.py", {wrong.exercise: wrong.code}))
     paths.append(catalogue.write_py(subs / "missing_adam.py", {"adam_step": None}))
+    paths.append(catalogue.write_py(subs / "network_only.py",  # notebook 10 alone, say
+                                    {n: None for n in EXERCISES if n not in NETWORK}))
     paths.append(catalogue.write_py(subs / "py_reference.py", {"softmax": """
         def softmax(Z):
             import bpcourse.losses
@@ -219,7 +222,7 @@ def test_the_summary_table_is_printed(batch):
     lines = batch.stdout.splitlines()
     assert lines and lines[0].split()[:2] == ["student", "score"], batch.describe()
     alice = next(l for l in lines if l.startswith("alice "))
-    assert f"{TOTAL} / {TOTAL}" in alice and "19/19" in alice
+    assert f"{TOTAL} / {TOTAL}" in alice and f"{len(EXERCISES)}/{len(EXERCISES)}" in alice
     for student in batch.results:
         assert any(l.split()[:1] == [student] for l in lines), student
     assert f"graded {len(batch.results)} submission(s)" in batch.stdout
@@ -262,6 +265,25 @@ def test_an_exercise_that_imports_bpcourse_earns_nothing_and_is_told_why(batch):
         assert set(_lost(result)) == {exercise}, (student, _lost(result))
         assert _scores(result)[exercise][0] == 0
         assert "bpcourse" in _feedback(result, exercise), _feedback(result, exercise)
+
+
+def test_a_network_is_graded_with_the_reference_layers_where_the_submission_has_none(batch):
+    result = batch.results["network_only"]
+    scores = _scores(result)
+    assert all(scores[n][0] == scores[n][1] for n in NETWORK), scores
+    assert all(scores[n][0] == 0 for n in EXERCISES if n not in NETWORK)
+    for n in NETWORK:
+        assert "was graded with the reference" in _feedback(result, n), _feedback(result, n)
+    assert "reference dense_forward, relu_forward, batchnorm_forward, dropout_forward" \
+        in _feedback(result, "mlp_forward")
+
+
+def test_a_wrong_layer_costs_its_own_points_only_and_the_network_says_why(batch):
+    result = batch.results["wrong_dw_without_transpose"]
+    assert set(_lost(result)) == {"dense_backward"}
+    for n in ("two_layer_loss_and_grads", "mlp_backward", "train_step", "train_epoch"):
+        assert "graded with the reference dense_backward" in _feedback(result, n), n
+    assert "graded with the reference" not in _feedback(result, "mlp_forward")
 
 
 def test_a_missing_exercise_scores_0_with_not_found(batch):

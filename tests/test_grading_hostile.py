@@ -27,9 +27,12 @@ import time
 import pytest
 
 import bpcourse
+from bpcourse.grading.course import DEFAULT_POINTS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "submissions"))
 import catalogue  # noqa: E402
+
+FULL_MARKS = sum(DEFAULT_POINTS[e] for e in catalogue.EXERCISES)
 
 BPCOURSE = Path(sys.executable).with_name("bpcourse")
 MARK = f"bpcHostile{os.getpid()}x{secrets.token_hex(4)}"   # in every path and process we make
@@ -613,7 +616,7 @@ def test_nothing_outside_the_sandbox_is_created_or_changed(runs):
         problems.append(f"unexpected files in the out dir: {sorted(found - allowed)}")
     rows = (out / "gradebook.csv").read_text(encoding="utf-8").splitlines()
     if sorted(r.split(",")[0] for r in rows[2:]) != sorted([*HOSTILE, "clean"]) or \
-            not next((r for r in rows if r.startswith("clean,")), "").endswith(",33"):
+            not next((r for r in rows if r.startswith("clean,")), "").endswith(f",{FULL_MARKS:g}"):
         problems.append(f"gradebook.csv is wrong: {rows[:3]}")
     for where, pattern in ((Path("/tmp"), f"{MARK}*"), (PKG, f"**/*{MARK}*"), (REPO, f"*{MARK}*")):
         written = list(where.glob(pattern))
@@ -637,7 +640,7 @@ def test_fake_output_of_a_submission_never_reaches_the_grader(runs):
     assert MARK not in run.stdout and MARK not in run.stderr, run.stdout[-1500:]
     assert MARK not in json.dumps(run.results["clean"])
     fake = run.results["prints_fake_results"]
-    assert fake["score"] == 33 - 2 and MARK not in json.dumps(fake)   # dense_backward: 2 points
+    assert fake["score"] == FULL_MARKS - 2 and MARK not in json.dumps(fake)   # dense_backward: 2 points
 
 
 def test_feedback_stays_small_whatever_a_submission_raises_or_prints(runs):
@@ -674,5 +677,5 @@ def test_a_fifo_where_the_grader_reads_does_not_hang_the_batch(runs):
     run = runs["fifo"]
     assert not run.hung, run.describe()
     assert run.proc.returncode == 0, run.describe()
-    assert run.results.get("clean", {}).get("score") == 33, run.describe()
+    assert run.results.get("clean", {}).get("score") == FULL_MARKS, run.describe()
     assert set(run.results) == {"clean", "reader_fifo"}

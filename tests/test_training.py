@@ -36,7 +36,7 @@ def test_readme_digits_example_reaches_97_percent(monkeypatch):
     print(f"README digits MLP: test accuracy {acc:.4f} after {len(history.epoch)} epochs "
           f"in {seconds:.2f} s")
     assert acc >= 0.97
-    assert history.val_accuracy[-1] == pytest.approx(acc)
+    assert not history.val_loss        # no choice is made on the test set: it is used once, here
     assert history.loss[-1] < history.loss[0] / 5
 
 
@@ -49,9 +49,36 @@ def test_history_records_every_epoch_and_plots():
     assert len(h.loss) == len(h.accuracy) == len(h.val_loss) == len(h.val_accuracy) == 4
     assert all(0 <= a <= 1 for a in h.accuracy + h.val_accuracy)
     fig = h.plot()
-    assert [ax.get_title() for ax in fig.axes] == ["loss", "accuracy"]
+    assert [ax.get_title() for ax in fig.axes] == ["loss (log scale)", "accuracy"]
     assert len(fig.axes[0].lines) == 2  # train and validation
     assert "4 epochs" in repr(h)
+
+
+def test_history_plot_has_a_log_loss_axis_robust_to_zero_and_nan():
+    import matplotlib.pyplot as plt
+
+    h = History(epoch=[1, 2, 3], loss=[2.3, 0.2, 0.02], accuracy=[0.1, 0.8, 0.99])
+    ax = h.plot().axes[0]
+    assert ax.get_yscale() == "log"
+    lo, hi = ax.get_ylim()
+    assert lo <= 0.02 and hi >= 2.3 and hi / lo < 1e3      # around the data
+    # a loss of 0 (a memorized batch) or NaN is left out, not drawn at 1e-300
+    h = History(epoch=[1, 2, 3, 4], loss=[2.3, 0.0, float("nan"), 0.05], accuracy=[0.1] * 4,
+                val_loss=[2.0, 1.0, 0.5, 0.0], val_accuracy=[0.1] * 4)
+    fig = h.plot()
+    ax = fig.axes[0]
+    fig.canvas.draw()                                       # no error while drawing either
+    lo, hi = ax.get_ylim()
+    assert ax.get_yscale() == "log" and np.isfinite([lo, hi]).all() and 0 < lo <= 0.05 < 2.3 <= hi
+    assert hi / lo < 1e4
+    # overlaying a second history keeps both in view
+    h2 = History(epoch=[1, 2], loss=[50.0, 10.0], accuracy=[0.1, 0.2])
+    h2.plot(axes=fig.axes, label="big")
+    assert ax.get_ylim()[1] >= 50.0 and ax.get_ylim()[0] <= 0.05
+    # nothing positive to show: the axis stays linear
+    ax = History(epoch=[1], loss=[0.0], accuracy=[1.0]).plot().axes[0]
+    assert ax.get_yscale() == "linear"
+    plt.close("all")
 
 
 def test_epoch_loss_is_the_mean_over_examples_and_training_is_seeded():

@@ -8,13 +8,16 @@ In a notebook::
 ``check`` prints what passed or the first failing test, with what was expected, what
 came back and, where it recognises one, the likely mistake.  It returns your function
 when it passes and the reference otherwise (saying so), so the notebook can go on.
+``hint(name)`` reveals the exercise's hints one level at a time (a nudge, the idea, the
+formula); a failed check says which comes next and shows a button for it.
 """
 
+from .hints import hint, hint_button, stuck_line
 from .registry import EXERCISES, reference_functions
 from .report import Report, run
 from .yours import remember, your_functions
 
-__all__ = ["check", "run", "Report", "EXERCISES", "your_functions"]
+__all__ = ["check", "hint", "run", "Report", "EXERCISES", "your_functions"]
 
 
 def check(fn, forward=None, *, name=None):
@@ -39,4 +42,12 @@ def check(fn, forward=None, *, name=None):
         remember(name, fn)
         return fn
     print(f"→ The rest of this notebook uses the reference {name} until yours passes.")
+    line = stuck_line(name)
+    if line:
+        print(line)
+    button = hint_button(name)
+    if button is not None:
+        from IPython.display import display
+
+        display(button)
     return reference

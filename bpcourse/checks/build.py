@@ -34,7 +34,8 @@ def ok(*values, tuple_=True, warnings=()):
     from .driver import pack
 
     return {"status": "ok", "error": None, "warnings": list(warnings), "printed": "",
-            "returned": pack(tuple(values) if tuple_ else values[0]), "arrays_after": []}
+            "returned": pack(tuple(values) if tuple_ else values[0]), "arrays_after": [],
+            "dicts_changed": []}
 
 
 def backward_calls(backward, forward, forward_args, ref_cache, dout, given):
@@ -56,3 +57,15 @@ def numerical_grads(loss, arrays):
             return loss(*args)
         grads.append(numerical_gradient(f, arrays[i]))
     return grads
+
+
+def spec(value):
+    """A Python structure (lists, tuples, dicts of arrays and numbers) as a driver argument
+    spec: what the learner's function receives is built from it, fresh for every call."""
+    if isinstance(value, tuple):
+        return {"tuple": [spec(v) for v in value]}
+    if isinstance(value, list):
+        return {"list": [spec(v) for v in value]}
+    if isinstance(value, dict):
+        return {"dict": [[k, spec(v)] for k, v in value.items()]}
+    return value

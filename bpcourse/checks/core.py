@@ -28,6 +28,8 @@ class Mistake:
     fn: object = None          # the wrong implementation, same signature as the exercise
     error: str = None          # or: a regex matched against the learner's error text
     warning: str = None        # or: a regex matched against a numpy warning
+    test: object = None        # or: test(case, got, expected) -> bool, a property of the
+                               # learner's results (an invariant they break), tried last
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Case:
     expected: list = None      # expected results; None = run the calls on the reference
     judge: object = None       # custom judge(case, got, expected) -> Failure or None
     tol: float = None          # overrides the exercise's tolerance
+    floor: float = 1e-12       # errors are relative to max(largest expected value, floor)
 
 
 @dataclass
@@ -60,7 +63,11 @@ class Exercise:
     make_cases: object         # make_cases(rng, functions_given) -> list[Case]
     mistakes: list = field(default_factory=list)
     needs: tuple = ()          # other exercises whose learner versions it may use (a forward)
+    uses: tuple = ()           # functions it calls by name (a whole network calls its layers):
+                               # yours where they passed, the reference where they did not
     cache: object = None       # a forward's documented cache: a name, or a tuple of names
+    hints: tuple = ()          # what hint(name) reveals, level by level: a nudge, the idea,
+                               # the formula
     tol64: float = 1e-6
     tol32: float = 1e-3
 
@@ -99,6 +106,17 @@ def compare_any(exercise, case, got, expected):
     return min(failures, key=lambda f: f.rank)  # the most informative: prefer wrong values
 
 
+def compare_all(exercise, case, got, expected):
+    """Pass only if every call matches its own expected result (e.g. a function called twice)."""
+    for i, (result, wanted) in enumerate(zip(got, expected)):
+        failure = compare(exercise, case, case.calls[i], result, wanted)
+        if failure is not None:
+            if len(got) > 1:
+                failure.message = f"call {i + 1} of {len(got)}: {failure.message}"
+            return failure
+    return None
+
+
 def compare(exercise, case, call, got, expected, values=True, inputs=True, caches=True):
     """Compare one call's result with the expected one; returns a Failure or None.
 
@@ -128,7 +146,8 @@ def compare(exercise, case, call, got, expected, values=True, inputs=True, cache
     if new_warnings:
         return Failure(f"numpy warned during your {fname}: {'; '.join(new_warnings)}")
     if inputs:  # first: an input changed in place also spoils what comes back
-        failure = _compare_inputs(exercise, case, call, got["arrays_after"])
+        failure = _compare_inputs(exercise, case, call, got["arrays_after"],
+                                  got.get("dicts_changed", []))
         if failure is not None:
             return failure
     return _compare_returned(exercise, case, fname, got["returned"], expected["returned"],
@@ -215,7 +234,9 @@ def _kind_name(item):
     return item.get("type", item["kind"])
 
 
-def _compare_item(exercise, case, name, g, e, values=True):
+def _compare_item(exercise, case, name, g, e, values=True, floor=None):
+    if e["kind"] in ("dict", "list", "tuple"):
+        return _compare_container(exercise, case, name, g, e, values)
     if e["kind"] == "float":
         if g["kind"] != "float":
             return Failure(f"{name} should be a float (a Python or numpy scalar), "
@@ -238,10 +259,53 @@ def _compare_item(exercise, case, name, g, e, values=True):
                             f"mask.astype(X.dtype)) and avoid np.float64(...) constants.")
     if not values:
         return None
-    return _compare_values(exercise, case, name, gv, ev, ev.dtype)
+    return _compare_values(exercise, case, name, gv, ev, ev.dtype, floor)
 
 
-def _compare_values(exercise, case, name, g, e, dtype):
+def _compare_container(exercise, case, name, g, e, values=True):
+    """A dict (by key) or a list/tuple (by position), item by item.
+
+    The arrays of a dict (a network's gradients, say) are compared relative to the largest
+    value of all of them: a gradient that is 0 in exact arithmetic (the bias of a layer
+    before batch norm) is then not judged on its rounding noise."""
+    kind = e["kind"]
+    if g["kind"] != kind:
+        return Failure(f"{name} should be a {kind}, got {_kind_name(g)}")
+    if kind == "dict":
+        missing = [k for k in e["keys"] if k not in g["keys"]]
+        extra = [k for k in g["keys"] if k not in e["keys"]]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"is missing {_keys(missing)}")
+            if extra:
+                parts.append(f"has {_keys(extra)}, which should not be there")
+            return Failure(f"{name} should have the keys {_keys(e['keys'])}; yours "
+                           f"{' and '.join(parts)}")
+        pairs = [(f"{name}[{k!r}]", g["items"][g["keys"].index(k)], item)
+                 for k, item in zip(e["keys"], e["items"])]
+    else:
+        if len(g["items"]) != len(e["items"]):
+            return Failure(f"{name} should be a {kind} of {len(e['items'])} items, "
+                           f"got {len(g['items'])}")
+        pairs = [(f"{name}[{i}]", gi, ei) for i, (gi, ei) in enumerate(zip(g["items"], e["items"]))]
+    floor = None
+    if kind == "dict":
+        scales = [np.max(np.abs(np.asarray(ei["value"], np.float64))) for ei in e["items"]
+                  if ei["kind"] == "array" and ei["value"].size]
+        floor = 1e-3 * max(scales) if scales else None
+    for item_name, gi, ei in pairs:
+        failure = _compare_item(exercise, case, item_name, gi, ei, values, floor)
+        if failure is not None:
+            return failure
+    return None
+
+
+def _keys(keys):
+    return ", ".join(repr(k) for k in keys[:12]) + (" ..." if len(keys) > 12 else "")
+
+
+def _compare_values(exercise, case, name, g, e, dtype, floor=None):
     g64, e64 = np.asarray(g, np.float64), np.asarray(e, np.float64)
     finite = np.isfinite(e64)
     if not np.array_equal(np.isfinite(g64), finite) or \
@@ -252,7 +316,7 @@ def _compare_values(exercise, case, name, g, e, dtype):
     g64, e64 = np.where(finite, g64, 0.0), np.where(finite, e64, 0.0)
     scale = np.max(np.abs(e64)) if e64.size else 0.0
     diff = np.abs(g64 - e64)
-    err = diff.max() / max(scale, 1e-12) if diff.size else 0.0
+    err = diff.max() / max(scale, case.floor, floor or 0.0) if diff.size else 0.0
     if err <= exercise.tolerance(case, dtype):
         return None
     tol = exercise.tolerance(case, dtype)
@@ -293,8 +357,15 @@ def _describe_factor(g, e, meta):
     return f"yours is {r:.4g} × the expected".replace("-", "−")
 
 
-def _compare_inputs(exercise, case, call, arrays_after):
-    originals, names = _spec_arrays(call, exercise)
+def _compare_inputs(exercise, case, call, arrays_after, dicts_changed=()):
+    originals, names, dict_names = _spec_arrays(call, exercise)
+    if dicts_changed:
+        name = dict_names[dicts_changed[0]] if dicts_changed[0] < len(dict_names) else "a dict"
+        return Failure(f"your {call['fn']} changed the dict {name} it was given (an entry was "
+                       f"added, removed or replaced); the functions must not change their "
+                       f"inputs: build a new dict (new = dict(params); new[key] = ...)",
+                       hint="the caller still holds the dict you were given (the parameters "
+                            "before the step, say): return new dicts instead of writing into it.")
     for name, before, after in zip(names, originals, arrays_after):
         if not (before.shape == after.shape and np.array_equal(before, after, equal_nan=True)):
             diff = np.abs(np.asarray(after, np.float64) - np.asarray(before, np.float64))
@@ -308,16 +379,21 @@ def _compare_inputs(exercise, case, call, arrays_after):
 
 
 def _spec_arrays(call, exercise):
-    """The arrays of a call spec in the order the driver copies them, with readable names."""
-    arrays, names = [], []
+    """The arrays and the dicts of a call spec in the order the driver builds them, with
+    readable names: ``(arrays, array_names, dict_names)``."""
+    arrays, names, dict_names = [], [], []
 
     def walk(arg, name):
         if isinstance(arg, np.ndarray):
             arrays.append(arg)
             names.append(name)
-        elif isinstance(arg, dict) and "tuple" in arg:
-            for j, a in enumerate(arg["tuple"]):
+        elif isinstance(arg, dict) and ("tuple" in arg or "list" in arg):
+            for j, a in enumerate(arg.get("tuple", arg.get("list"))):
                 walk(a, f"{name}[{j}]")
+        elif isinstance(arg, dict) and "dict" in arg:
+            dict_names.append(name)
+            for key, a in arg["dict"]:
+                walk(a, f"{name}[{key!r}]")
         elif isinstance(arg, dict) and "cache_of" in arg:
             inner = arg["cache_of"]
             for j, a in enumerate(inner["args"]):
@@ -326,7 +402,7 @@ def _spec_arrays(call, exercise):
     arg_names = exercise.arg_names if call["fn"] == exercise.name else ()
     for i, a in enumerate(call["args"]):
         walk(a, arg_names[i] if i < len(arg_names) else f"argument {i + 1}")
-    return arrays, names
+    return arrays, names, dict_names
 
 
 # ---------------------------------------------------------------- naming the mistake
@@ -344,6 +420,20 @@ def find_mistake(exercise, case, got, reference, expected=None):
             [w for r in got for w in r.get("warnings", [])]
         if any(re.search(pattern, t) for t in texts):
             return mistake.hint
+    hint = _mistake_by_function(exercise, case, got, reference, expected)
+    if hint is not None:
+        return hint
+    for mistake in exercise.mistakes:
+        if mistake.test is not None:
+            try:
+                if mistake.test(case, got, expected):
+                    return mistake.hint
+            except Exception:  # a property that cannot be computed on these results
+                continue
+    return None
+
+
+def _mistake_by_function(exercise, case, got, reference, expected):
     for mistake in exercise.mistakes:
         if mistake.fn is None:
             continue

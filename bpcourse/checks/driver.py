@@ -8,10 +8,13 @@ A *call* is plain data: ``{"fn": name, "args": [arg, ...]}`` where an arg is a v
 - ``{"function": name, "params": {...}, "shape": [...]}``  a test function of
                                      ``TEST_FUNCTIONS`` of an x of that shape;
 - ``{"cache_of": call}``             the cache (second output) of another call, e.g. the
-                                     learner's own forward, for their backward.
+                                     learner's own forward, for their backward;
+- ``{"list": [arg, ...]}``           a list (e.g. a network's caches);
+- ``{"dict": [[key, arg], ...]}``    a dict with string keys (e.g. a network's parameters).
 
-``run_calls`` returns, per call, what happened: the outputs, any error, warnings, and the
-array arguments as they were after the call (to catch in-place modification).
+``run_calls`` returns, per call, what happened: the outputs, any error, warnings, the
+array arguments as they were after the call (to catch in-place modification), and which
+dict arguments the call changed (an entry added, removed or replaced).
 
 This module imports only numpy and the standard library: the grader loads it by path in
 the sandboxed process that runs untrusted code, where ``bpcourse`` is not importable.
@@ -83,15 +86,29 @@ class _MissingCache(Exception):
 _CAPTURE = threading.RLock()
 
 
-def _build(arg, functions, arrays):
-    """Turn an argument spec into the value passed to the learner's function."""
+def _build(arg, functions, arrays, dicts=None):
+    """Turn an argument spec into the value passed to the learner's function.
+
+    ``arrays`` collects the arrays passed (in the order of the spec), ``dicts`` the dicts
+    with a snapshot of their entries, so that changes made by the call can be seen."""
+    dicts = [] if dicts is None else dicts
     if isinstance(arg, np.ndarray):
         copy = np.array(arg, copy=True)  # the learner gets a fresh array; we keep a handle
         arrays.append(copy)
         return copy
     if isinstance(arg, dict):
         if "tuple" in arg:
-            return tuple(_build(a, functions, arrays) for a in arg["tuple"])
+            return tuple(_build(a, functions, arrays, dicts) for a in arg["tuple"])
+        if "list" in arg:
+            return [_build(a, functions, arrays, dicts) for a in arg["list"]]
+        if "dict" in arg:
+            built = {}
+            snapshot = []
+            dicts.append((built, snapshot))  # in spec order, before the entries' own dicts
+            for key, a in arg["dict"]:
+                built[key] = _build(a, functions, arrays, dicts)
+                snapshot.append((key, built[key]))
+            return built
         if "rng" in arg:
             return np.random.default_rng(arg["rng"])
         if "function" in arg:
@@ -112,9 +129,9 @@ def _call(functions, call):
     fn = functions.get(call["fn"])
     if fn is None or not callable(fn):
         return _result("missing", f"no function named {call['fn']}")
-    arrays = []
+    arrays, dicts = [], []
     try:
-        args = [_build(a, functions, arrays) for a in call["args"]]
+        args = [_build(a, functions, arrays, dicts) for a in call["args"]]
     except _MissingCache as e:
         return _result("no_cache", f"your {e.args[0]} did not return (out, cache)")
     printed = io.StringIO()
@@ -131,7 +148,16 @@ def _call(functions, call):
         except Exception as e:  # the learner's bug: reported, never raised
             status, error, value = "error", _describe(e), None
     warned = sorted({f"{w.category.__name__}: {w.message}"[:300] for w in caught})[:10]
-    return _result(status, error, value, warned, printed.getvalue()[:MAX_TEXT], arrays)
+    result = _result(status, error, value, warned, printed.getvalue()[:MAX_TEXT], arrays)
+    result["dicts_changed"] = [i for i, (d, snapshot) in enumerate(dicts) if _changed(d, snapshot)]
+    return result
+
+
+def _changed(d, snapshot):
+    """Whether dict ``d`` lost, gained or replaced an entry since ``snapshot`` was taken."""
+    if len(d) != len(snapshot):
+        return True
+    return any(key not in d or d[key] is not value for key, value in snapshot)
 
 
 MAX_TEXT = 2000  # characters kept of an error or of what the function printed
@@ -139,17 +165,19 @@ MAX_TEXT = 2000  # characters kept of an error or of what the function printed
 
 def _result(status, error=None, value=None, warned=(), printed="", arrays=()):
     return {"status": status, "value": value, "error": None if error is None else error[:MAX_TEXT],
-            "warnings": list(warned), "printed": printed, "arrays_after": list(arrays)}
+            "warnings": list(warned), "printed": printed, "arrays_after": list(arrays),
+            "dicts_changed": []}
 
 
 _LIBRARY = os.path.dirname(os.__file__)  # the standard library
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # bpcourse itself
 
 
 def _describe(exc):
     """'ValueError: message (line 3 of dense_forward: Z = X @ W.T + b)', at the learner's line."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if "numpy" not in f.filename and f.filename != __file__
-              and not f.filename.startswith(("<frozen", _LIBRARY))]
+              and not f.filename.startswith(("<frozen", "<bpcourse", _LIBRARY, _PACKAGE))]
     text = f"{type(exc).__name__}: {exc}"
     if frames:
         last = frames[-1]
@@ -162,29 +190,42 @@ def pack(value):
     """What a function returned, as plain data: a list of items and whether it was a tuple.
 
     An item is ``{"kind": "array", "value": ndarray}``, ``{"kind": "float", "value": float}``,
-    ``{"kind": "tuple", "items": [...]}`` (one level: a cache) or ``{"kind": "other", "type": name}``.  Only a plain ``numpy.ndarray`` counts as an
-    array (a subclass is "other"); a Python float, a numpy floating scalar or a 0-d float
-    array counts as a float.
+    ``{"kind": "tuple" or "list", "items": [...]}``, ``{"kind": "dict", "keys": [str, ...],
+    "items": [...]}`` (containers up to ``MAX_DEPTH`` deep and ``MAX_ITEMS`` long: a cache, a
+    network's gradients) or ``{"kind": "other", "type": name}``.  Only a plain
+    ``numpy.ndarray`` counts as an array (a subclass is "other"); a Python float or int, a
+    numpy scalar or a 0-d float array counts as a float.
     """
     is_tuple = isinstance(value, tuple)
     items = value if is_tuple else (value,)
     return {"tuple": is_tuple, "items": [_pack_item(v) for v in items]}
 
 
-def _pack_item(v, nested=True):
-    if type(v) is tuple and nested:  # a cache: packed one level deep
-        return {"kind": "tuple", "items": [_pack_item(x, nested=False) for x in v]}
-    if type(v) is np.ndarray and v.ndim == 0 and v.dtype.kind == "f":
+MAX_DEPTH = 3      # containers inside containers (caches of a whole network: list, tuple, tuple)
+MAX_ITEMS = 500    # entries of one container
+
+
+def _pack_item(v, depth=1):
+    t = type(v)
+    if t in (tuple, list, dict):
+        if depth > MAX_DEPTH or len(v) > MAX_ITEMS:
+            return {"kind": "other", "type": f"{t.__name__} (nested too deep or too long)"}
+        if t is dict:
+            if not all(type(k) is str for k in v):
+                return {"kind": "other", "type": "dict with keys that are not strings"}
+            return {"kind": "dict", "keys": list(v),
+                    "items": [_pack_item(x, depth + 1) for x in v.values()]}
+        return {"kind": t.__name__, "items": [_pack_item(x, depth + 1) for x in v]}
+    if t is np.ndarray and v.ndim == 0 and v.dtype.kind == "f":
         return {"kind": "float", "value": float(v), "type": f"0-d {v.dtype} array"}
-    if type(v) is np.ndarray:
+    if t is np.ndarray:
         if v.dtype.kind in "biufc":
             return {"kind": "array", "value": np.array(v, copy=True)}
         return {"kind": "other", "type": f"ndarray of dtype {v.dtype}"}
-    if type(v) is float or isinstance(v, np.floating):
-        return {"kind": "float", "value": float(v), "type": type(v).__name__}
+    if t is float or isinstance(v, np.floating):
+        return {"kind": "float", "value": float(v), "type": t.__name__}
     if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-        return {"kind": "float", "value": float(v), "type": type(v).__name__}
-    t = type(v)
+        return {"kind": "float", "value": float(v), "type": t.__name__}
     name = t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
     return {"kind": "other", "type": name}
 
@@ -192,8 +233,8 @@ def _pack_item(v, nested=True):
 def run_calls(functions, calls):
     """Run each call on ``functions`` (a dict name -> callable); returns plain results.
 
-    Each result: ``{"status", "error", "warnings", "printed", "returned", "arrays_after"}``
-    with ``returned`` as made by ``pack`` (None unless status is "ok").
+    Each result: ``{"status", "error", "warnings", "printed", "returned", "arrays_after",
+    "dicts_changed"}`` with ``returned`` as made by ``pack`` (None unless status is "ok").
     """
     results = []
     for call in calls:

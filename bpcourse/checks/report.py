@@ -26,6 +26,7 @@ class Report:
 
     exercise: str
     results: list
+    note: str = None           # e.g. which functions it was graded with
 
     @property
     def passed(self):

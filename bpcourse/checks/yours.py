@@ -34,11 +34,13 @@ def remember(name, fn):
         pass  # a read-only home: checks still work, only the keeping is lost
 
 
-def _load(name):
+def _load(name, namespace=None):
+    """Your saved ``name``, defined in a namespace of its own (numpy, and the functions of
+    ``namespace``: a whole network's function calls its layers by name)."""
     path = home() / "yours" / f"{name}.py"
     if not path.is_file():
         return None
-    namespace = {"np": np, "numpy": np}
+    namespace = {"np": np, "numpy": np, **(namespace or {})}
     try:
         exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
     except Exception:
@@ -49,25 +51,28 @@ def _load(name):
 
 def your_functions(verbose=True):
     """A namespace with every exercise function: yours where it is saved and still passes
-    its check, the reference otherwise.  Prints which is which when ``verbose``."""
+    its check, the reference otherwise.  Prints which is which when ``verbose``.
+
+    A function that calls other exercises (a whole network calls its layers) is loaded after
+    them and calls the ones chosen here: yours where they passed, the reference otherwise."""
     from .registry import EXERCISES, reference_functions
     from .report import run
 
     reference = reference_functions()
-    loaded = {name: _load(name) for name in EXERCISES}
-    chosen, yours, theirs = {}, [], []
-    for name, ex in EXERCISES.items():
-        fn = loaded[name]
+    order = [n for n, ex in EXERCISES.items() if not ex.uses] + \
+            [n for n, ex in EXERCISES.items() if ex.uses]
+    chosen, loaded = {}, {}
+    for name in order:
+        ex = EXERCISES[name]
+        fn = loaded[name] = _load(name, {u: chosen[u] for u in ex.uses if u in chosen})
         functions = {name: fn}
         for need in ex.needs:
             if loaded.get(need) is not None:
                 functions[need] = loaded[need]
-        if fn is not None and run(name, functions).passed:
-            chosen[name] = fn
-            yours.append(name)
-        else:
-            chosen[name] = reference[name]
-            theirs.append(name)
+        chosen[name] = fn if fn is not None and run(name, functions).passed else reference[name]
+    chosen = {name: chosen[name] for name in EXERCISES}  # in course order
+    yours = [n for n in chosen if chosen[n] is not reference[n]]
+    theirs = [n for n in chosen if chosen[n] is reference[n]]
     if verbose:
         print(f"Yours ({len(yours)}): {', '.join(yours) or 'none yet'}")
         print(f"Reference ({len(theirs)}): {', '.join(theirs) or 'none'}")

@@ -65,21 +65,33 @@ def stratified_split(y, test_size=0.2, seed=0):
     return train_idx, test_idx
 
 
-def load_digits(test_size=0.2, seed=0, flatten=True, scale=True, dtype=np.float32):
-    """Load the bundled digits as ``(X_train, y_train), (X_test, y_test)``.
+def load_digits(test_size=0.2, seed=0, flatten=True, scale=True, dtype=np.float32,
+                val_size=None):
+    """Load the bundled digits as ``(X_train, y_train), (X_test, y_test)``, or, with
+    ``val_size``, as ``(X_train, y_train), (X_val, y_val), (X_test, y_test)``.
 
     X: (N, 64) when ``flatten`` else (N, 8, 8), in [0, 1] when ``scale`` (pixels / 16)
     else the raw counts 0..16, of float ``dtype``. y: int64 labels 0..9, shape (N,).
-    The split is stratified: each class is split in proportion ``test_size``,
-    shuffled with ``seed`` (an int or a numpy Generator). 1797 images in all.
+    The splits are stratified (each class split in the same proportions) and shuffled with
+    ``seed`` (an int or a numpy Generator).  ``test_size`` is the fraction of all 1797
+    images held out for the test set; ``val_size`` the fraction of them taken, from what is
+    left, for a validation set.  The test set is the same with or without ``val_size``: a
+    validation set is carved out of the training set, never out of the test set.
     """
     dt = float_dtype(dtype)
     if not isinstance(flatten, bool):
         raise TypeError(f"flatten must be True or False, got {flatten!r}")
     if not isinstance(scale, bool):
         raise TypeError(f"scale must be True or False, got {scale!r}")
+    if val_size is not None:
+        if isinstance(val_size, bool) or not isinstance(val_size, numbers.Real):
+            raise TypeError(f"val_size must be a fraction of the data, got {val_size!r}")
+        if not 0.0 < val_size < 1.0 - test_size:
+            raise ValueError(f"val_size must be between 0 and 1 − test_size = {1 - test_size:g} "
+                             f"(a fraction of all images), got {val_size}")
     images, labels = _raw_digits()
-    train_idx, test_idx = stratified_split(labels, test_size=test_size, seed=seed)
+    rng = rng_from(seed)
+    train_idx, test_idx = stratified_split(labels, test_size=test_size, seed=rng)
 
     X = images.astype(dt)
     if scale:
@@ -87,4 +99,9 @@ def load_digits(test_size=0.2, seed=0, flatten=True, scale=True, dtype=np.float3
     if flatten:
         X = X.reshape(len(X), 64)
     y = labels.astype(np.int64)
-    return (X[train_idx], y[train_idx]), (X[test_idx], y[test_idx])
+    if val_size is None:
+        return (X[train_idx], y[train_idx]), (X[test_idx], y[test_idx])
+    fit_pos, val_pos = stratified_split(y[train_idx], test_size=val_size / (1.0 - test_size),
+                                        seed=rng)
+    fit_idx, val_idx = train_idx[fit_pos], train_idx[val_pos]
+    return (X[fit_idx], y[fit_idx]), (X[val_idx], y[val_idx]), (X[test_idx], y[test_idx])

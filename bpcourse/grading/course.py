@@ -15,6 +15,8 @@ DEFAULT_POINTS = {
     "dense_backward": 2, "relu_backward": 1, "sigmoid_backward": 1, "tanh_backward": 1,
     "batchnorm_forward": 2, "batchnorm_backward": 3, "dropout_forward": 2,
     "dropout_backward": 1, "sgd_step": 1, "sgd_momentum_step": 2, "adam_step": 3,
+    "two_layer_loss_and_grads": 2, "batchnorm_backward_graph": 3, "mlp_forward": 3,
+    "mlp_backward": 4, "train_step": 3, "train_epoch": 2,
 }
 
 

@@ -1,7 +1,9 @@
 """``bpcourse grade``: grade submissions with the course's check battery, safely.
 
 For each student: read the submission (parsed, never run here); generate the test inputs
-from a seed derived from the student id; run the student's functions on them in a
+from a seed derived from the student id (or from the learner that the manifest of a
+``bpcourse submit`` zip names, so that ``bpcourse progress``, ``bpcourse grade`` and
+Gradescope give the same score); run the student's functions on them in a
 sandboxed process (``sandbox.py``, ``runner.py``); judge the outputs here against the
 reference (``bpcourse.checks``); write ``OUT/<student>/results.json`` atomically.  When all
 students are done and every sandboxed process is gone, all results are written again from
@@ -36,11 +38,26 @@ def student_seed(student, seed):
 
 
 def grade_one(sandbox, path, graded, seed):
-    """Grade one submission; returns (student, results dict)."""
+    """Grade one submission; returns (student, results dict).
+
+    Exercises that call other exercises by name (a whole network calls its layers, a training
+    step calls the network) run first with the submission's own functions.  Where one of those
+    did not pass (or is not in the submission), the exercise runs again, in a sandbox of its
+    own, with the reference function in its place: as in the notebooks, where a function that
+    fails its check is replaced by the reference, a mistake costs the points of the exercise
+    where it is made, once."""
     start = time.perf_counter()
-    sub = read(path, set(EXERCISES))
-    sseed = student_seed(sub.student, seed)
-    reports, to_run, cases = {}, {}, {}
+    sub, reports, isolation = grade_reports(sandbox, path, graded, seed)
+    result = out.results_json(sub.student, graded, reports, list(sub.problems),
+                              time.perf_counter() - start, isolation)
+    return sub.student, result
+
+
+def grade_reports(sandbox, path, graded, seed):
+    """Run and judge one submission: (Submission, {exercise: Report}, isolation)."""
+    sub = read(path, set(EXERCISES), {n: set(ex.uses) for n, ex in EXERCISES.items()})
+    sseed = student_seed(sub.learner or sub.student, seed)
+    reports, cases, runnable = {}, {}, []
     for g in graded:
         name = g.name
         if name in sub.uses_reference:
@@ -55,15 +72,104 @@ def grade_one(sandbox, path, graded, seed):
                                         message)
         else:
             cases[name] = make_cases(name, sseed, sub.defined)
-            # calls through the learner's own forward run apart: a forward that hangs or
-            # crashes must not take the backward's other calls with it
-            for key, own in ((name, False), (f"{name}.own", True)):
-                calls = [[c for c in case.calls if _uses_own_forward(c) == own] for case in cases[name]]
-                if any(calls):
-                    to_run[key] = calls
-    outcomes, isolation = sandbox.run(sub.units, to_run, set(EXERCISES)) if to_run \
-        else ({}, NOTHING_RAN)
-    for name, name_cases in cases.items():
+            runnable.append(name)
+    own = [n for n in runnable if all(u in sub.defined for u in _all_uses(n))]
+    isolation = _run_and_judge(sandbox, sub, own, cases, reports)
+    passed = {n for n, r in reports.items() if r.passed}
+    noted = {}
+    # First, in one sandbox, every such exercise with the reference in place of the plain
+    # functions (layers) that did not pass, and the submission's own networks: no exercise
+    # graded in that sandbox has its reference there.
+    layers_only = {}
+    for name in _needing_reference(runnable, own, reports, passed):
+        uses = _all_uses(name)
+        layers = [u for u in uses if u not in passed and not EXERCISES[u].uses]
+        if layers and all(u in passed or u in sub.defined for u in uses if EXERCISES[u].uses):
+            layers_only[name] = layers
+    if layers_only:
+        _run_and_judge(sandbox, sub, list(layers_only), cases, reports, layers_only)
+        noted.update(layers_only)
+        passed |= {n for n in layers_only if reports[n].passed}
+    # Then, level by level, those that need the reference of another such exercise (a training
+    # step whose network did not pass): each level in a sandbox of its own, so that no exercise
+    # ever runs beside the reference of itself.
+    for level in _levels(runnable):
+        inject = {}
+        for name in _needing_reference(level, own, reports, passed, done=layers_only):
+            inject[name] = [u for u in _all_uses(name) if u not in passed]
+        if inject:
+            _run_and_judge(sandbox, sub, list(inject), cases, reports, inject)
+            noted.update(inject)
+        passed |= {n for n in level if reports[n].passed}
+    for name, names in noted.items():
+        if names:
+            reports[name].note = (f"{name} was graded with the reference {', '.join(names)}: "
+                                  f"yours did not pass or is not in the submission (their own "
+                                  f"points are counted there).")
+    return sub, reports, isolation
+
+
+def _needing_reference(names, own, reports, passed, done=()):
+    """Which of ``names`` (exercises that call others) must run (again) with the reference in
+    place of what they call: those that did not run with the submission's own functions, and
+    those that failed with them while something they call did not pass."""
+    found = []
+    for name in names:
+        if not EXERCISES[name].uses or name in done and reports[name].passed:
+            continue
+        ran = name in own
+        if ran and (reports[name].passed or reports[name].status in ("not_implemented", "missing")):
+            continue
+        missing = [u for u in _all_uses(name) if u not in passed]
+        if (missing or not ran) and not (name in done and set(missing) <= set(done[name])):
+            found.append(name)
+    return found
+
+
+def _all_uses(name):
+    """What ``name`` calls, directly or through what it calls (a training step calls the
+    network, which calls the layers), in course order."""
+    found, todo = set(), list(EXERCISES[name].uses)
+    while todo:
+        u = todo.pop()
+        if u in EXERCISES and u not in found:
+            found.add(u)
+            todo += EXERCISES[u].uses
+    return [n for n in EXERCISES if n in found]
+
+
+def _levels(names):
+    """The exercises that call other exercises, grouped by depth: the ones that call only
+    plain functions first (a network calls layers), then those that call them (a training step)."""
+    def depth(name):
+        uses = EXERCISES[name].uses
+        return 0 if not uses else 1 + max([depth(u) for u in uses if u in EXERCISES] or [0])
+
+    by_depth = {}
+    for name in names:
+        if EXERCISES[name].uses:
+            by_depth.setdefault(depth(name), []).append(name)
+    return [by_depth[d] for d in sorted(by_depth)]
+
+
+def _run_and_judge(sandbox, sub, names, cases, reports, inject=None):
+    """Run the exercises ``names`` of ``sub`` in one sandbox and judge them into ``reports``;
+    returns the sandbox's isolation report."""
+    to_run, inject_keys = {}, {}
+    for name in names:
+        # calls through the learner's own forward run apart: a forward that hangs or
+        # crashes must not take the backward's other calls with it
+        for key, own in ((name, False), (f"{name}.own", True)):
+            calls = [[c for c in case.calls if _uses_own_forward(c) == own] for case in cases[name]]
+            if any(calls):
+                to_run[key] = calls
+                if inject and inject.get(name):
+                    inject_keys[key] = inject[name]
+    if not to_run:
+        return NOTHING_RAN
+    outcomes, isolation = sandbox.run(sub.units, to_run, set(EXERCISES), inject_keys)
+    for name in names:
+        name_cases = cases[name]
         got = [[None] * len(case.calls) for case in name_cases]
         for key, own in ((name, False), (f"{name}.own", True)):
             if key not in outcomes:
@@ -76,9 +182,7 @@ def grade_one(sandbox, path, graded, seed):
                         {"status": "timeout" if outcome.state == "timeout" else "crashed",
                          "error": outcome.detail}
         reports[name] = judge(name, name_cases, got)
-    result = out.results_json(sub.student, graded, reports, list(sub.problems),
-                              time.perf_counter() - start, isolation)
-    return sub.student, result
+    return isolation
 
 
 def _uses_own_forward(call):
@@ -158,7 +262,8 @@ def add_parser(subparsers):
                     "separate, limited processes; results are judged outside them. Writes "
                     "OUT/<student>/results.json (Gradescope's format) and OUT/gradebook.csv.")
     p.add_argument("submissions", nargs="+", metavar="SUBMISSION",
-                   help="a student notebook (.ipynb), a module (.py) or a folder of one student's files")
+                   help="a student notebook (.ipynb), a module (.py), a folder or a zip of one student's "
+                        "files (what `bpcourse submit` writes)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write the results to")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="submissions graded in parallel (default: the number of cores)")

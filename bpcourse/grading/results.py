@@ -19,6 +19,8 @@ def atomic_write(path, text):
 def test_output(report, extra=None):
     """The feedback of one exercise: the verdict, then every test case."""
     lines = [report.text(), ""]
+    if report.note:
+        lines += [report.note, ""]
     if extra:
         lines += [extra, ""]
     for r in report.results:

@@ -73,18 +73,21 @@ class Sandbox:
     def close(self):
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def run(self, units, calls_by_exercise, names):
+    def run(self, units, calls_by_exercise, names, inject=None):
         """Run every exercise of ``calls_by_exercise`` ({key: [case calls]}) for one student.
 
+        ``inject`` ({key: [function names]}) gives those exercises the course's reference
+        functions under those names (after the submission's code is loaded); the reference
+        sources travel in this job only, so a runner that injects should run nothing else.
         Returns ``({key: Outcome}, isolation)`` where isolation says how the sandbox was
         restricted (as reported before the submission's code was loaded)."""
         work = Path(tempfile.mkdtemp(prefix="job-", dir=self.root))
         try:
-            return self._run_in(work, units, calls_by_exercise, names)
+            return self._run_in(work, units, calls_by_exercise, names, inject or {})
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _run_in(self, work, units, calls_by_exercise, names):
+    def _run_in(self, work, units, calls_by_exercise, names, inject):
         arrays = {}
         job = {
             "units": [{"name": u.name, "source": u.source, "keep": u.keep} for u in units],
@@ -94,6 +97,9 @@ class Sandbox:
             "max_procs": self.limits.max_procs, "timeout": self.limits.timeout,
             "site": str(self.site), "landlock": self.limits.landlock,
         }
+        if inject:
+            job["inject"] = {key: sorted(set(names)) for key, names in inject.items()}
+            job["reference"] = reference_sources()
         outcomes, isolation = {}, "not reported"
         for _ in range(len(calls_by_exercise) + 1):  # a restart per exercise at most
             pending = [e for e in calls_by_exercise if e not in outcomes]
@@ -177,6 +183,17 @@ class Sandbox:
             return Outcome("crashed", f"its outputs are malformed ({type(e).__name__})")
 
 
+#: The reference modules a whole network's exercise may need, in import order.
+REFERENCE_MODULES = ("_validate", "_fast", "layers", "losses", "optim", "network")
+
+
+def reference_sources():
+    """[[module name, source], ...] of the course's reference modules, read from bpcourse."""
+    package = Path(__file__).resolve().parent.parent
+    return [[name, (package / f"{name}.py").read_text(encoding="utf-8")]
+            for name in REFERENCE_MODULES]
+
+
 def _is_file(path):
     return os.path.lexists(path)
 
@@ -240,6 +257,10 @@ def _validate(results):
             if not all(isinstance(w, str) for w in r["warnings"]) or \
                     not all(isinstance(a, np.ndarray) for a in r["arrays_after"]):
                 raise TypeError("a result holds unexpected values")
+            changed = r.get("dicts_changed", [])
+            if not (isinstance(changed, list) and all(type(i) is int for i in changed)):
+                raise TypeError("a result's changed inputs are malformed")
+            r["dicts_changed"] = changed[:100]
             if r["error"] is not None and not isinstance(r["error"], str):
                 raise TypeError("an error is not text")
             r["warnings"] = [w[:300] for w in r["warnings"][:10]]
@@ -257,13 +278,22 @@ def _validate(results):
                 raise TypeError("a failed call returned something")
 
 
-def _validate_item(item, nested=True):
+def _validate_item(item, depth=1):
+    """One returned item, exactly as ``driver.pack`` makes it (containers nested at most
+    ``driver.MAX_DEPTH`` deep, ``driver.MAX_ITEMS`` long)."""
     kind = item.get("kind") if isinstance(item, dict) else None
     if kind == "array" and isinstance(item.get("value"), np.ndarray):
         return
-    if kind == "tuple" and nested and isinstance(item.get("items"), list):
+    if kind in ("tuple", "list", "dict") and depth <= driver.MAX_DEPTH \
+            and isinstance(item.get("items"), list) and len(item["items"]) <= driver.MAX_ITEMS:
+        if kind == "dict":
+            keys = item.get("keys")
+            if not (isinstance(keys, list) and len(keys) == len(item["items"])
+                    and all(isinstance(k, str) and len(k) <= 200 for k in keys)
+                    and len(set(keys)) == len(keys)):
+                raise TypeError("a returned dict is malformed")
         for inner in item["items"]:
-            _validate_item(inner, nested=False)
+            _validate_item(inner, depth + 1)
         return
     if kind == "float" and isinstance(item.get("value"), (int, float)) and \
             not isinstance(item.get("value"), bool):

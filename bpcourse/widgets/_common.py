@@ -7,8 +7,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
-#: Resolution of the widgets' figures (pixels per inch): a 10-inch figure is 900 px wide.
+#: Display size of the widgets' figures (CSS pixels per inch): a 10-inch figure shows 900 px wide.
 DPI = 90
+#: Pixel density of their PNGs: rendered at 2 × DPI, shown at 1 × (sharp on HiDPI screens).
+PIXEL_RATIO = 2
 
 
 def pick_functions(functions, names):
@@ -68,28 +70,49 @@ def new_figure(figsize):
     return fig
 
 
+def figure_image(fig):
+    """An ``Image`` widget for ``fig``'s PNGs: ``PIXEL_RATIO`` times the pixels, shown at the
+    figure's 1× size (``width`` in CSS pixels) and never wider than the notebook."""
+    import ipywidgets as widgets
+
+    return widgets.Image(format="png", width=str(round(fig.get_figwidth() * DPI)),
+                         layout=widgets.Layout(max_width="100%", height="auto"))
+
+
 def figure_png(fig):
-    """The figure as PNG bytes (fast compression: redraws must be quick)."""
+    """The figure as PNG bytes at ``PIXEL_RATIO`` × ``DPI`` (fast compression: redraws must
+    be quick)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
+    fig.savefig(buf, format="png", dpi=DPI * PIXEL_RATIO, pil_kwargs={"compress_level": 1})
     return buf.getvalue()
 
 
 def log_axis(ax, series, min_decades=2.0, max_decades=None):
-    """Log-scale y limits around the data (at least ``min_decades`` wide, at most
-    ``max_decades`` from the top), with labels on the decades only."""
-    from matplotlib.ticker import NullFormatter
+    """Log-scale y limits around the data: ``bpcourse.plots.log_yaxis``."""
+    from ..plots import log_yaxis
 
-    ax.set_yscale("log")
-    values = np.concatenate([np.ravel(np.asarray(v, float)) for v in series]) if series else []
-    values = values[np.isfinite(values) & (values > 0)] if len(values) else values
-    if len(values):
-        lo, hi = np.log10(values.min()), np.log10(values.max())
-        if max_decades is not None:
-            lo = max(lo, hi - max_decades)
-        mid, half = (lo + hi) / 2, max((hi - lo) / 2 + 0.15, min_decades / 2)
-        ax.set_ylim(10 ** (mid - half), 10 ** (mid + half))
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    return log_yaxis(ax, series, min_decades, max_decades)
+
+
+def lr_values(lo=1e-4, hi=10.0):
+    """Every learning rate with two significant digits from ``lo`` to ``hi``: 0.0001, 0.00011,
+    …, 0.0099, 0.01, 0.011, …, 9.9, 10 (90 a decade), as the floats their decimals parse to."""
+    values = []
+    for e in range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1):
+        values += [float(f"{m}e{e}") for m in range(10, 100)]
+    return [v for v in values if lo <= v <= hi]
+
+
+def lr_slider(value, description, lo=1e-4, hi=10.0, **kwargs):
+    """A log-spaced learning-rate slider over ``lr_values(lo, hi)`` (plus ``value`` if it is
+    not one of them): one arrow key press moves to the next two-digit value."""
+    import ipywidgets as widgets
+
+    values = lr_values(lo, hi)
+    if float(value) not in values:
+        values = sorted(values + [float(value)])
+    return widgets.SelectionSlider(options=[(f"{v:g}", v) for v in values], value=float(value),
+                                   description=description, continuous_update=False, **kwargs)
 
 
 def fmt(x, digits=4):
@@ -102,15 +125,21 @@ def fmt(x, digits=4):
     return f"{x:.{digits}f}".replace("-", "−")
 
 
-def matrix_html(a, digits=4):
-    """A small array (scalar, vector or matrix) as an HTML table of numbers."""
+def matrix_html(a, digits=4, marked=None):
+    """A small array (scalar, vector or matrix) as an HTML table of numbers; entries where the
+    boolean array ``marked`` (same shape) is True get the class ``bp-diff``."""
     a = np.asarray(a)
     show = (lambda v: str(int(v))) if a.dtype.kind in "iub" else (lambda v: fmt(v, digits))
+    marks = np.zeros(a.shape, bool) if marked is None else np.broadcast_to(marked, a.shape)
     if a.ndim == 0:
-        return f"<span class='bp-num'>{show(a)}</span>"
+        cls = "bp-num bp-diff" if marks else "bp-num"
+        return f"<span class='{cls}'>{show(a)}</span>"
     rows = a.reshape(1, -1) if a.ndim == 1 else a
+    row_marks = marks.reshape(rows.shape)
     body = "".join(
-        "<tr>" + "".join(f"<td>{show(v)}</td>" for v in row) + "</tr>" for row in rows
+        "<tr>" + "".join(f"<td class='bp-diff'>{show(v)}</td>" if m else f"<td>{show(v)}</td>"
+                         for v, m in zip(row, mrow)) + "</tr>"
+        for row, mrow in zip(rows, row_marks)
     )
     return f"<table class='bp-matrix'>{body}</table>"
 

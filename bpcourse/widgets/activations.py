@@ -19,7 +19,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from ._common import figure_png, log_axis, new_figure, pick_functions, sources_html
+from ._common import figure_image, figure_png, log_axis, new_figure, pick_functions, sources_html
 
 #: activation -> (forward, backward, default initialization)
 ACTIVATIONS = {
@@ -144,11 +144,11 @@ class ActivationExplorer(widgets.VBox):
                                    continuous_update=False, style=style, layout=wide)
         self.beta = w.FloatSlider(value=0.0, min=-2.0, max=2.0, step=0.05, description="β (BN)",
                                   continuous_update=False, style=style, layout=wide)
-        self.image = w.Image(format="png", layout=w.Layout(max_width="100%"))
         self.summary = w.HTML()
         self.stats = self.stats_bn = None
         self.hist, self.redraws = {}, 0
         self._build_figure()
+        self.image = figure_image(self._fig)
         controls = [self.activation, self.depth, self.init_scale]
         for c in controls + [self.show, self.gamma, self.beta]:
             c.observe(self._changed, names="value")
@@ -245,11 +245,12 @@ class ActivationExplorer(widgets.VBox):
         log_axis(ax, [stats["grad_norms"] for _, stats in self._rows()])
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("layer (1 = input side)", fontsize=8)
-        ax.set_title("‖dW‖ per layer (log)", fontsize=9)
+        ax.set_title("‖dW‖ per layer (log)", fontsize=9, pad=18 if self.with_bn else 6)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize=8)
+        if self.with_bn and ax.lines:   # above the axes: the lines can go anywhere in them
+            ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2,
+                      frameon=False, borderaxespad=0.2, handlelength=1.5)
         self.image.value = figure_png(self._fig)
         self.redraws += 1
 

@@ -14,18 +14,24 @@ the end; stop it with the kernel's interrupt, ■).  Either way, stopping keeps 
 the epochs completed so far (``history.interrupted`` is then True), and a kernel interrupt
 while ``wait()`` blocks stops the training too.
 
+Pacing: a small network trains an epoch in a fraction of a second — over before a person can
+click.  So while it trains in the background and no cell waits for it, each epoch takes at
+least ``pace`` seconds (default 0.5: 20 epochs in 10 s, time to watch and to Stop).  ``wait()``
+ends the pacing: from then on the epochs run at full speed, so *Run All* and CI, which run the
+``wait()`` cell at once, are not slowed down.  The numbers do not depend on the pacing.
+
 The dashboard is a ``fit`` callback (``callbacks=[dashboard]``): after each epoch it updates
 the progress bar and the status line, redraws the figure (one PNG in one ``Image`` widget,
-never a new output) and, when Stop was pressed, raises ``StopTraining`` to end ``fit``.
+never a new output; at most every ``redraw_interval`` seconds, and always after the last
+epoch) and, when Stop was pressed, raises ``StopTraining`` to end ``fit``.
 """
 
 import threading
 import time
 
 import ipywidgets as widgets
-import numpy as np
 
-from ._common import figure_png, log_axis, new_figure
+from ._common import figure_image, figure_png, new_figure
 
 
 class StopTraining(Exception):
@@ -35,16 +41,24 @@ class StopTraining(Exception):
 class TrainingDashboard(widgets.VBox):
     """Train with ``bpcourse.training.fit`` and watch it: progress, curves, Stop.
 
-    The arguments are ``fit``'s (``progress`` is off: the dashboard is the progress bar).
+    The arguments are ``fit``'s (``progress`` is off: the dashboard is the progress bar), and
+    ``pace``: the least seconds per epoch of a ``start()``-ed training while no ``wait()`` runs
+    (0: no pacing).
     Widgets: ``progress`` (IntProgress, epochs), ``stop_button``, ``status`` (HTML),
     ``image`` (the loss/accuracy figure).  State: ``history`` (fit's History, growing
     epoch by epoch), ``state`` ("ready", "running", "stopping", "done", "stopped",
     "interrupted", "failed"), ``redraws`` (how often the figure was drawn), ``error``.
+    ``redraw_interval`` (default 0.25 s): the least time between two redraws of the figure
+    (a paced epoch is longer: every epoch is drawn); unpaced, also at least twice what a
+    redraw takes (drawing every epoch would cost more than the training); 0: every epoch.
     """
 
     def __init__(self, model, X, y, optimizer, epochs=10, batch_size=64, validation_data=None,
-                 rng=None, title="training"):
+                 rng=None, title="training", pace=0.5):
         w = widgets
+        if isinstance(pace, bool) or not isinstance(pace, (int, float)) or not pace >= 0:
+            raise ValueError(f"pace must be a number of seconds >= 0, got {pace!r}")
+        self.pace = float(pace)
         self.model, self.X, self.y, self.optimizer = model, X, y, optimizer
         self.epochs, self.batch_size = int(epochs), batch_size
         self.validation_data, self.rng, self.title = validation_data, rng, title
@@ -55,17 +69,21 @@ class TrainingDashboard(widgets.VBox):
                                     tooltip="stop after the current epoch, keeping the history",
                                     disabled=True, layout=w.Layout(width="90px"))
         self.status = w.HTML(self._status_html("ready: call start() (or run())"))
-        self.image = w.Image(format="png", layout=w.Layout(max_width="100%"))
         self.stop_button.on_click(lambda _: self.stop("the Stop button"))
         self.history = None
         self.state = "ready"
         self.error = None
         self.stop_reason = None
         self.redraws = 0
+        self.redraw_interval = 0.25
+        self._drawn_at, self._drawn_epochs, self._draw_seconds = None, 0, 0.0
         self._stop = threading.Event()
+        self._wake = threading.Event()     # ends a pause between epochs: Stop, or wait()
+        self._paced = False
         self._thread = None
-        self._t0 = None
+        self._t0 = self._epoch_t0 = None
         self._fig = new_figure((10, 3.3))
+        self.image = figure_image(self._fig)
         self._axes = self._fig.subplots(1, 2)
         self._fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.88, wspace=0.22)
         self._draw(None)
@@ -100,7 +118,7 @@ class TrainingDashboard(widgets.VBox):
         the dashboard, so that ``dashboard.start()`` at the end of a cell shows it."""
         if self.running or (self._thread is not None and self._thread.is_alive()):
             raise RuntimeError("this dashboard is already training; stop() or wait() first")
-        self._begin()
+        self._begin(paced=self.pace > 0)
         self._thread = threading.Thread(target=self._background, name="bpcourse-dashboard",
                                         daemon=True)
         self._thread.start()
@@ -111,6 +129,7 @@ class TrainingDashboard(widgets.VBox):
         if self.state == "running":
             self.stop_reason = reason
             self._stop.set()
+            self._wake.set()
             self.state = "stopping"
             self.stop_button.disabled = True
             self.status.value = self._status_html(f"stopping after this epoch ({reason}) …")
@@ -120,7 +139,10 @@ class TrainingDashboard(widgets.VBox):
 
         A kernel interrupt (■) while this waits stops the training after the current epoch
         and returns the history so far.  Raises what ``fit`` raised (e.g. TrainingDiverged).
+        The epochs left run at full speed (no pacing: nobody can click while a cell waits).
         """
+        self._paced = False
+        self._wake.set()
         if self._thread is not None:
             deadline = None if timeout is None else time.monotonic() + timeout
             try:
@@ -149,33 +171,45 @@ class TrainingDashboard(widgets.VBox):
     def _background(self):
         try:
             self.history = self._fit()
-            state = "stopped" if self.history.interrupted else "done"
+            state, error = ("stopped" if self.history.interrupted else "done"), None
         except StopTraining:
             self._stopped()
-            state = "stopped"
+            state, error = "stopped", None
         except BaseException as e:   # reported by the status line and re-raised by wait()
-            self._end("failed", e)
-            return
-        self._end(state)
+            state, error = "failed", e
+        try:
+            self._end(state, error)
+        except BaseException as e:   # never leave the dashboard "running" or "stopping"
+            self.state, self.error = state, error or e
 
     def _stopped(self):
         if self.history is not None:
             self.history.interrupted = True
         return self.history
 
-    def _begin(self):
+    def _begin(self, paced=False):
         self._stop.clear()
+        self._wake.clear()
+        self._paced = paced
+        self._drawn_at, self._drawn_epochs = None, 0
         self.state, self.error, self.stop_reason, self.history = "running", None, None, None
-        self._t0 = time.perf_counter()
+        self._t0 = self._epoch_t0 = time.perf_counter()
         self.progress.value, self.progress.bar_style = 0, "info"
         self.progress.description = f"0/{self.epochs}"
         self.stop_button.disabled = False
-        self.status.value = self._status_html(f"{self.title}: epoch 1 of {self.epochs} …")
+        self.status.value = self._status_html(f"{self.title}: epoch 1 of {self.epochs} …"
+                                              + (self._PACED if paced else ""))
 
     def _end(self, state, error=None):
         self.state, self.error = state, error
         self.stop_button.disabled = True
         n = len(self.history.epoch) if self.history is not None else 0
+        redraw_failed = None
+        if n and self._drawn_epochs != n:      # the last epochs were not drawn yet
+            try:
+                self._draw(self.history)
+            except Exception as e:  # the status line must say how the training ended, always
+                redraw_failed = e
         seconds = time.perf_counter() - self._t0
         if state == "done":
             self.progress.bar_style = "success"
@@ -188,6 +222,8 @@ class TrainingDashboard(widgets.VBox):
             how = self.stop_reason or "a kernel interrupt"
             text = (f"stopped by {how} after epoch {n} of {self.epochs}: the history of the "
                     f"{n} completed epochs is kept")
+        if redraw_failed is not None:
+            text += f" (the figure could not be redrawn: {type(redraw_failed).__name__})"
         self.status.value = self._status_html(text)
 
     # ------------------------------------------------------------------ the callback
@@ -206,10 +242,23 @@ class TrainingDashboard(widgets.VBox):
         if self._t0 is not None:   # (None when the dashboard is only a callback of your own fit)
             parts.append(f"{(time.perf_counter() - self._t0) / max(n, 1):.2f} s per epoch")
         if self.state != "stopping":
-            self.status.value = self._status_html(" · ".join(parts))
-        self._draw(history)
+            self.status.value = self._status_html(" · ".join(parts)
+                                                  + (self._PACED if self._paced else ""))
+        now = time.perf_counter()
+        # unpaced, drawing takes at most a third of the time (it costs more than an epoch)
+        interval = self.redraw_interval
+        if not self._paced and interval > 0:
+            interval = max(interval, 2 * self._draw_seconds)
+        if (n == self.epochs or self._stop.is_set() or self._drawn_at is None
+                or now - self._drawn_at >= interval):
+            self._draw(history)
+            self._drawn_at = time.perf_counter()
+            self._draw_seconds = self._drawn_at - now
+        if self._paced and n < self.epochs and self._epoch_t0 is not None:
+            self._wake.wait(max(0.0, self.pace - (time.perf_counter() - self._epoch_t0)))
         if self._stop.is_set():
             raise StopTraining(f"stopped by {self.stop_reason} after epoch {n}")
+        self._epoch_t0 = time.perf_counter()
 
     # ------------------------------------------------------------------ drawing
 
@@ -220,9 +269,6 @@ class TrainingDashboard(widgets.VBox):
             ax.clear()
         if history is not None and history.epoch:
             history.plot(axes=self._axes)
-            if np.all(np.asarray(history.loss) > 0):
-                log_axis(self._axes[0], [history.loss, history.val_loss], min_decades=1.0)
-                self._axes[0].set_title("loss (log scale)")
         else:
             for ax, name in zip(self._axes, ("loss", "accuracy")):
                 ax.set_title(name)
@@ -236,6 +282,9 @@ class TrainingDashboard(widgets.VBox):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         self.image.value = figure_png(self._fig)
         self.redraws += 1
+        self._drawn_epochs = n
+
+    _PACED = " · paced for watching (wait() runs the rest at full speed)"
 
     @staticmethod
     def _status_html(text):

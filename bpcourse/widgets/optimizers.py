@@ -17,12 +17,13 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import numpy as np
 
-from ._common import esc, figure_png, log_axis, new_figure, pick_functions, sources_html
+from ..plots import DIVERGED, clip_path, draw_paths
+from ._common import (esc, figure_image, figure_png, log_axis, lr_slider, new_figure, pick_functions,
+                      sources_html)
 
 METHODS = ("SGD", "momentum", "Adam")
 FUNCTION_NAMES = ("sgd_step", "sgd_momentum_step", "adam_step")
 COLORS = {"SGD": "C0", "momentum": "C1", "Adam": "C2"}
-DIVERGED = 1e6   # a coordinate beyond this counts as diverged: the run stops
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ SURFACES = {
 def descend(method, grad, w0, n_steps, lr, momentum=0.9, beta1=0.9, beta2=0.999, functions=None):
     """Run 'SGD', 'momentum' or 'Adam' from ``w0``; returns the path of points (T + 1, 2).
 
-    Uses ``sgd_step``, ``sgd_momentum_step`` (v ← μv + dw, w ← w − lr·v) and ``adam_step``
+    Uses ``sgd_step``, ``sgd_momentum_step`` (u ← ρu + dw, w ← w − lr·u) and ``adam_step``
     from ``functions`` (a mapping or namespace; the reference where missing).  A run whose
     point leaves |x|, |y| < 10⁶ stops there (it has diverged).
     """
@@ -109,27 +110,39 @@ def descend(method, grad, w0, n_steps, lr, momentum=0.9, beta1=0.9, beta2=0.999,
     return np.array(path)
 
 
+def diverged(path):
+    """True when the run stopped because a coordinate left |w| < 10⁶."""
+    return not np.all(np.abs(path[-1]) < DIVERGED)
+
+
 def summary_lines(surface, paths, lrs):
-    """The end point of each path, as notebook 9 prints them."""
+    """The end point of each path, as notebook 9 prints them, and the step where a path
+    leaves the plotted region (the figure draws it up to there)."""
     lines = [f"{surface.title}, {max(len(p) for p in paths.values()) - 1} steps from "
              f"{surface.start}:"]
     for method, path in paths.items():
         label = f"{method} (lr={lrs[method]:.3g})"
         x, y = path[-1]
-        if not np.all(np.abs(path[-1]) < DIVERGED):
-            lines.append(f"  {label:22s} diverged at step {len(path) - 1} (|w| > 1e6)")
+        if diverged(path):
+            line = f"  {label:22s} diverged at step {len(path) - 1} (|w| > 1e6)"
         else:
-            lines.append(f"  {label:22s} ends at ({x:+.3f}, {y:+.3f}), f = {surface.f(x, y):.3g}")
+            line = f"  {label:22s} ends at ({x:+.3f}, {y:+.3f}), f = {surface.f(x, y):.3g}"
+        exit_ = clip_path(path, surface.xlim, surface.ylim)[1]
+        if exit_ is not None:
+            line += f"; outside the plot from step {exit_[0]} on"
+        lines.append(line)
     return lines
 
 
 class OptimizerExplorer(widgets.VBox):
     """SGD, momentum and Adam on a 2-D surface: paths on the contours, and the loss per step.
 
-    Controls: ``surface`` (dropdown), ``lr`` (dict method -> log slider), ``momentum``,
+    Controls: ``surface`` (dropdown), ``lr`` (dict method -> slider), ``momentum``,
     ``beta1``, ``beta2``, ``steps`` and a ``defaults_button``.  The plotted data are in
     ``paths`` (method -> array (T + 1, 2)) and ``losses`` (method -> f along the path);
-    ``image`` holds the figure (PNG), redrawn on every change; ``summary`` the end points.
+    ``image`` holds the figure (PNG), redrawn on every change, ``axes`` its two matplotlib axes
+    (paths, loss); ``summary`` the end points.  The lr sliders hold every learning rate with
+    two significant digits from 0.0001 to 10.
     """
 
     def __init__(self, surface="valley", functions=None):
@@ -140,11 +153,8 @@ class OptimizerExplorer(widgets.VBox):
         self.surface = w.Dropdown(options=[(s.title, k) for k, s in SURFACES.items()],
                                   value=surface, description="surface", style=style,
                                   layout=w.Layout(width="400px"))
-        self.lr = {m: w.FloatLogSlider(value=0.01, base=10, min=-4, max=1, step=0.05,
-                                       description=f"lr {m}", readout_format=".3g",
-                                       continuous_update=False, style=style, layout=wide)
-                   for m in METHODS}
-        self.momentum = w.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01, description="momentum μ",
+        self.lr = {m: lr_slider(0.01, f"lr {m}", style=style, layout=wide) for m in METHODS}
+        self.momentum = w.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01, description="momentum ρ",
                                       continuous_update=False, style=style, layout=wide)
         self.beta1 = w.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01, description="Adam β₁",
                                    continuous_update=False, style=style, layout=wide)
@@ -156,14 +166,16 @@ class OptimizerExplorer(widgets.VBox):
         self.defaults_button = w.Button(description="notebook 9's settings", icon="undo",
                                         tooltip="the settings of notebook 9 for this surface",
                                         layout=w.Layout(width="190px", margin="2px 0 0 104px"))
-        self.image = w.Image(format="png", layout=w.Layout(max_width="100%"))
         self.summary = w.HTML()
         self.paths, self.losses, self.redraws = {}, {}, 0
-        self._fig = new_figure((10, 3.9))
-        self._ax_paths, self._ax_loss = self._fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
-        self._fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.91, wspace=0.22)
+        self._fig = new_figure((10, 4.2))
+        self.axes = self._fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
+        self._ax_paths, self._ax_loss = self.axes
+        self._fig.subplots_adjust(left=0.07, right=0.98, bottom=0.2, top=0.92, wspace=0.22)
+        self.image = figure_image(self._fig)
         self._drawn_surface = None
         self._path_artists = []
+        self._legend = None
         self._quiet = False
         self.apply_defaults()
         for control in [self.momentum, self.beta1, self.beta2, self.steps, *self.lr.values()]:
@@ -240,18 +252,20 @@ class OptimizerExplorer(widgets.VBox):
             ax.set_ylabel("y")
             ax.set_title(s.title, fontsize=11)
             self._drawn_surface = self.surface.value
-            self._path_artists = []
+            self._path_artists = []                 # (ax.clear() removed them)
         for artist in self._path_artists:
             artist.remove()
-        self._path_artists = []
-        for m, path in self.paths.items():
-            gone = ", diverged" if not np.all(np.abs(path[-1]) < DIVERGED) else ""
-            line, = ax.plot(path[:, 0], path[:, 1], ".-", ms=2.5, lw=1.1, color=COLORS[m],
-                            label=f"{m} (lr={lrs[m]:.3g}{gone})")
-            end, = ax.plot(*path[-1], "o", ms=5, color=COLORS[m])
-            self._path_artists += [line, end]
-        legend = ax.legend(loc="upper right", fontsize=8)
-        self._path_artists.append(legend)
+        if self._legend is not None:
+            self._legend.remove()
+        self._path_artists = draw_paths(
+            ax, self.paths, s.xlim, s.ylim, COLORS,
+            labels={m: f"{m} (lr={lrs[m]:.3g}" + (f", diverged at step {len(p) - 1})" if diverged(p)
+                                                 else ")") for m, p in self.paths.items()},
+            diverged={m: diverged(p) for m, p in self.paths.items()})
+        # one legend for both plots, below them: it never covers a path or a curve
+        self._legend = self._fig.legend(
+            handles=[a for a in self._path_artists if not a.get_label().startswith("_")
+                     and a.get_label()], loc="lower center", ncol=3, fontsize=9, frameon=False)
         axl.clear()
         for m, loss in self.losses.items():
             axl.plot(np.arange(len(loss)), loss, color=COLORS[m], lw=1.3, label=m)
@@ -263,7 +277,6 @@ class OptimizerExplorer(widgets.VBox):
         axl.set_ylabel("f")
         axl.set_title(f"loss per step ({self.steps.value} steps from {s.start})", fontsize=10)
         axl.grid(alpha=0.3)
-        axl.legend(fontsize=8)
         self.image.value = figure_png(self._fig)
         self.redraws += 1
 

@@ -2,23 +2,24 @@
 graph, stepped node by node — the forward pass, the backward pass, the parameter update.
 
 ``BackpropStepper`` holds the numbers (no widgets): a list of ``Step`` records, one per node,
-and a position in it that ``next()``, ``prev()`` and ``reset()`` move.  ``StepperWidget`` draws
-the graph (SVG) and the current step (HTML) and moves through the steps with buttons::
+and a position in it that ``next()``, ``prev()`` and ``reset()`` move.  ``StepperWidget``
+(``stepper_widget``) draws the graph (SVG, ``stepper_graph``) and the current step (HTML) and
+moves through the steps with buttons::
 
     from bpcourse.widgets import StepperWidget
     StepperWidget(functions={"dense_backward": dense_backward})   # your function where it passed
 
-Every step runs the functions it was given (the learner's, or bpcourse's reference) and also
-computes the same node with the reference functions from the same inputs, so the widget can
-say whether they agree.
+Every step runs the functions it was given (the learner's, or bpcourse's reference) and
+compares its result twice: with the reference functions on the same inputs (is this step's
+function right?) and with the whole network computed by the reference from the iteration's
+parameters (is the value right, or does it carry an earlier step's error?).
 """
 
 from dataclasses import dataclass, field
 
-import ipywidgets as widgets
 import numpy as np
 
-from ._common import esc, fmt, matrix_html, pick_functions, reference, shape_text, sources_html
+from ._common import fmt, pick_functions, reference
 
 #: The functions the stepper runs (the learner's where given).
 FUNCTION_NAMES = ("dense_forward", "relu_forward", "softmax", "softmax_cross_entropy",
@@ -70,17 +71,41 @@ class Step:
     local: list = field(default_factory=list)
     results: dict = field(default_factory=dict)
     reference: dict = field(default_factory=dict)
+    function: str = ""              # the exercise function behind the step, e.g. "dense_backward"
+    truth: dict = field(default_factory=dict)   # the reference network's values (same names)
+    lr: float = None                # the update step's learning rate
 
-    def max_difference(self):
-        """The largest |yours − reference| over this step's results (0.0 when they agree)."""
+    def max_difference(self, against=None):
+        """The largest |yours − reference| over this step's results (0.0 when they agree);
+        ``against="truth"`` compares with the reference network instead."""
+        other = self.truth if against == "truth" else self.reference
         diffs = [float(np.max(np.abs(np.asarray(self.results[k], float) -
-                                     np.asarray(self.reference[k], float))))
-                 for k in self.reference if k in self.results]
+                                     np.asarray(other[k], float))))
+                 for k in other if k in self.results]
         return max(diffs, default=0.0)
 
     def matches_reference(self, rtol=1e-6, atol=1e-9):
-        return all(np.allclose(self.results[k], self.reference[k], rtol=rtol, atol=atol)
-                   for k in self.reference if k in self.results)
+        """Does this step's function give the reference's result on the same inputs?"""
+        return _close(self.results, self.reference, rtol, atol)
+
+    def matches_truth(self, rtol=1e-6, atol=1e-9):
+        """Is the value the reference network's (no error of this step or an earlier one)?"""
+        return _close(self.results, self.truth, rtol, atol)
+
+    def status(self):
+        """None (nothing to compare), "ok", "wrong" (this step's function differs from the
+        reference on the same inputs) or "inherited" (the function is right, but its inputs
+        carry an earlier step's error, so the value differs from the reference network's)."""
+        if not self.reference:
+            return None
+        if not self.matches_reference():
+            return "wrong"
+        return "ok" if self.matches_truth() else "inherited"
+
+
+def _close(results, other, rtol, atol):
+    return all(np.allclose(results[k], other[k], rtol=rtol, atol=atol, equal_nan=True)
+               for k in other if k in results)
 
 
 class BackpropStepper:
@@ -93,7 +118,9 @@ class BackpropStepper:
 
     The position is ``(iteration, index)``: ``steps`` are the 13 steps of the current
     iteration (5 forward, 7 backward, 1 update); after the update, ``next()`` starts the next
-    iteration with the updated parameters.
+    iteration with the updated parameters.  Each iteration keeps the learning rate it was
+    computed with (``lr`` is the current iteration's); ``set_lr`` changes it from the current
+    iteration on, and ``reset()`` recomputes everything with the current one.
     """
 
     def __init__(self, functions=None, example=None, lr=0.5):
@@ -103,7 +130,7 @@ class BackpropStepper:
         self.y = np.array(ex["y"], dtype=np.int64)
         params = {k: np.array(ex[k], dtype=np.float64) for k in PARAMS}
         self._check_example(params)
-        self.lr = float(lr)
+        self._lrs = [float(lr)]          # the learning rate of each iteration
         self._params = [params]          # the parameters at the start of each iteration
         self._steps = {}                 # iteration -> its list of steps
         self.iteration = 0
@@ -123,9 +150,15 @@ class BackpropStepper:
     @property
     def steps(self):
         """The steps of the current iteration."""
-        if self.iteration not in self._steps:
-            self._steps[self.iteration] = self._build(self._params[self.iteration])
-        return self._steps[self.iteration]
+        it = self.iteration
+        if it not in self._steps:
+            self._steps[it] = self._build(self._params[it], self._lrs[it])
+        return self._steps[it]
+
+    @property
+    def lr(self):
+        """The learning rate of the current iteration's update."""
+        return self._lrs[self.iteration]
 
     @property
     def step(self):
@@ -145,6 +178,7 @@ class BackpropStepper:
             update = self.steps[-1].results
             if len(self._params) == self.iteration + 1:
                 self._params.append({k: update[k + "_new"] for k in PARAMS})
+                self._lrs.append(self.lr)
             self.iteration += 1
             self.index = 0
         return self.step
@@ -158,8 +192,12 @@ class BackpropStepper:
             self.index = len(self.steps) - 1
         return self.step
 
-    def reset(self):
-        """Back to the first step of the first iteration."""
+    def reset(self, lr=None):
+        """Back to the first step of the first iteration, everything recomputed with ``lr``
+        (default: the current iteration's learning rate, the one the widget's slider shows)."""
+        lr = self.lr if lr is None else float(lr)
+        del self._params[1:]
+        self._lrs, self._steps = [lr], {}
         self.iteration = self.index = 0
         return self.step
 
@@ -172,23 +210,37 @@ class BackpropStepper:
         raise ValueError(f"no {phase} step at node {node!r}")
 
     def set_lr(self, lr):
-        """Change the learning rate: the update step is recomputed, later iterations dropped."""
-        self.lr = float(lr)
+        """Change the current iteration's learning rate: its update step is recomputed, later
+        iterations are dropped (they will follow from the new update, with this lr)."""
+        self._lrs[self.iteration] = float(lr)
         del self._params[self.iteration + 1:]
+        del self._lrs[self.iteration + 1:]
         for it in [k for k in self._steps if k >= self.iteration]:
             del self._steps[it]
 
+    def params_off(self):
+        """True when this iteration's parameters come from an earlier update that differs from
+        the reference network's (a learner's bug upstream)."""
+        return any(self._steps[it][-1].status() not in ("ok", None)
+                   for it in range(self.iteration) if it in self._steps)
+
+    def wrong_steps(self):
+        """The 1-based numbers of the steps up to the current one whose function differs
+        from the reference (the source of every "inherited" error after them)."""
+        return [i + 1 for i, s in enumerate(self.steps[: self.index + 1]) if s.status() == "wrong"]
+
     # ------------------------------------------------------------------ what is known
 
-    def known(self):
-        """What the graph shows at the current position: ``(values, grads, new_params)``.
+    def known(self, index=None):
+        """What the graph shows at step ``index`` of this iteration (default: the current one):
+        ``(values, grads, new_params)``.
 
         values: forward values computed so far (name -> array), grads: gradients computed
         so far (name -> array, keyed by the variable, e.g. "W2"), new_params: the updated
         parameters once the update step is reached.
         """
         values, grads, new = {}, {}, {}
-        for s in self.steps[: self.index + 1]:
+        for s in self.steps[: (self.index if index is None else index) + 1]:
             for k, v in s.results.items():
                 if s.phase == "forward":
                     values[k] = v
@@ -201,10 +253,26 @@ class BackpropStepper:
         values.setdefault("y", self.y)
         return values, grads, new
 
+    def flags(self):
+        """The graph's boxes whose numbers differ from the reference network's so far:
+        box name -> "wrong" (computed by a function with a bug) or "inherited"."""
+        flags = {}
+        for s in self.steps[: self.index + 1]:
+            status = s.status()
+            if status not in ("wrong", "inherited"):
+                continue
+            for k in s.results:
+                if k in s.truth and not _close({k: s.results[k]}, {k: s.truth[k]}, 1e-6, 1e-9):
+                    box = {"P": "L", "L_new": "L"}.get(k, k)
+                    box = box[1:] if s.phase == "backward" else box.removesuffix("_new")
+                    if flags.get(box) != "wrong":
+                        flags[box] = status
+        return flags
+
     # ------------------------------------------------------------------ the steps
 
-    def _build(self, p):
-        F, X, y, lr = self.F, self.X, self.y, self.lr
+    def _build(self, p, lr):
+        F, X, y = self.F, self.X, self.y
         W1, b1, W2, b2 = (p[k] for k in PARAMS)
         N = len(X)
         ref = {name: reference(name) for name in FUNCTION_NAMES}
@@ -329,6 +397,11 @@ class BackpropStepper:
             arriving=[("d" + PRETTY[k], grads[k]) for k in PARAMS],
             results=results, reference={k + "_new": v for k, v in ref_new.items()},
         ))
+        truth = reference_network(X, y, p, lr)
+        for step, function in zip(steps, STEP_FUNCTIONS):
+            step.function = function
+            step.truth = {k: truth[k] for k in step.results if k in truth}
+        steps[-1].lr = lr
         return steps
 
     def __repr__(self):
@@ -337,270 +410,30 @@ class BackpropStepper:
                 f"{len(self.steps)}: {s.phase} {s.node})")
 
 
-# ====================================================================== drawing
-
-_COLORS = {"forward": "#1f77b4", "backward": "#d62728", "update": "#2ca02c"}
-_CHAR_W, _LINE_H = 6.9, 13
-
-
-def _lines(a):
-    """An array as lines of 2-decimal numbers for the graph's boxes."""
-    a = np.asarray(a, dtype=float)
-    if a.ndim == 0:
-        return [fmt(a, 4)]
-    rows = a.reshape(1, -1) if a.ndim == 1 else a
-    return [" ".join(f"{round(v, 2) + 0.0:+.2f}".replace("-", "−") for v in row) for row in rows]
+#: The exercise function behind each of the 13 steps.
+STEP_FUNCTIONS = ("", "dense_forward", "relu_forward", "dense_forward",
+                  "softmax, softmax_cross_entropy", "softmax_cross_entropy", "dense_backward",
+                  "dense_backward", "dense_backward", "relu_backward", "dense_backward",
+                  "dense_backward", "sgd_step")
 
 
-# name -> (x centre, y top) of the variable boxes; ops: name -> (x, y, label)
-_BOXES = {"X": (62, 150), "W1": (110, 8), "b1": (265, 8), "Z1": (300, 150), "A1": (525, 150),
-          "W2": (590, 8), "b2": (705, 8), "Z2": (735, 150), "y": (840, 245), "L": (930, 150)}
-_OPS = {"dense1": (185, 172, "·W+b"), "relu": (410, 172, "ReLU"), "dense2": (640, 172, "·W+b"),
-        "loss": (840, 172, "softmax\nCE")}
-_EDGES = [("X", "dense1"), ("W1", "dense1"), ("b1", "dense1"), ("dense1", "Z1"), ("Z1", "relu"),
-          ("relu", "A1"), ("A1", "dense2"), ("W2", "dense2"), ("b2", "dense2"), ("dense2", "Z2"),
-          ("Z2", "loss"), ("y", "loss"), ("loss", "L")]
-# the edges a step travels: forward into its node, backward out of it
-_STEP_EDGES = {
-    ("forward", "Z1"): {("X", "dense1"), ("W1", "dense1"), ("b1", "dense1"), ("dense1", "Z1")},
-    ("forward", "A1"): {("Z1", "relu"), ("relu", "A1")},
-    ("forward", "Z2"): {("A1", "dense2"), ("W2", "dense2"), ("b2", "dense2"), ("dense2", "Z2")},
-    ("forward", "L"): {("Z2", "loss"), ("y", "loss"), ("loss", "L")},
-    ("backward", "Z2"): {("Z2", "loss"), ("loss", "L")},
-    ("backward", "W2"): {("W2", "dense2"), ("dense2", "Z2")},
-    ("backward", "b2"): {("b2", "dense2"), ("dense2", "Z2")},
-    ("backward", "A1"): {("A1", "dense2"), ("dense2", "Z2")},
-    ("backward", "Z1"): {("Z1", "relu"), ("relu", "A1")},
-    ("backward", "W1"): {("W1", "dense1"), ("dense1", "Z1")},
-    ("backward", "b1"): {("b1", "dense1"), ("dense1", "Z1")},
-}
-
-
-def render_graph(stepper):
-    """The computational graph as SVG, with the values and gradients known at this step."""
-    values, grads, new = stepper.known()
-    step = stepper.step
-    color = _COLORS[step.phase]
-    boxes = {}
-    parts = []
-    for name, (cx, top) in _BOXES.items():
-        lines = []  # (text, colour)
-        if name == "L":
-            if "L" in values:
-                lines.append((f"L = {fmt(values['L'], 4)}", "#1f4e79"))
-            if new:
-                lines.append((f"after: {fmt(step.results['L_new'], 4)}", "#1b6e1b"))
-        elif name == "y":
-            lines.append((" ".join(str(int(v)) for v in stepper.y), "#333"))
-        else:
-            if name in values:
-                lines += [(t, "#1f4e79") for t in _lines(values[name])]
-            if name in grads:
-                lines += [(("d " if i == 0 else "  ") + t, "#b22222")
-                          for i, t in enumerate(_lines(grads[name]))]
-            if name in new:
-                lines += [(("→ " if i == 0 else "  ") + t, "#1b6e1b")
-                          for i, t in enumerate(_lines(new[name]))]
-        header = PRETTY[name]
-        known = stepper.y if name == "y" else values.get(name)
-        shape = "" if known is None or name == "L" else shape_text(known)
-        width = max(64, 14 + _CHAR_W * max([len(t) for t, _ in lines] + [len(header) + len(shape) + 1]))
-        height = 22 + _LINE_H * len(lines) + (4 if lines else 0)
-        x0 = cx - width / 2
-        boxes[name] = (x0, top, width, height)
-        current = (step.node == name) or (step.phase == "update" and name in PARAMS)
-        stroke, sw = (color, 3) if current else ("#888", 1)
-        fill = "#fff7d6" if current else ("#f4f8fc" if name in values or name == "y" else "#fafafa")
-        parts.append(f"<rect x='{x0:.1f}' y='{top}' width='{width:.1f}' height='{height}' rx='6' "
-                     f"fill='{fill}' stroke='{stroke}' stroke-width='{sw}'/>")
-        parts.append(f"<text x='{x0 + 7:.1f}' y='{top + 15}' font-weight='bold' font-size='13'>"
-                     f"{esc(header)}<tspan font-weight='normal' font-size='10' fill='#777'> "
-                     f"{esc(shape)}</tspan></text>")
-        for i, (t, c) in enumerate(lines):
-            parts.append(f"<text x='{x0 + 7:.1f}' y='{top + 31 + i * _LINE_H}' font-family="
-                         f"'DejaVu Sans Mono, monospace' font-size='11' fill='{c}' "
-                         f"xml:space='preserve'>{esc(t)}</text>")
-    active = _STEP_EDGES.get((step.phase, step.node), set())
-    edges = []
-    for a, b in _EDGES:
-        (x1, y1), (x2, y2) = _anchor(a, b, boxes)
-        on = (a, b) in active
-        c, w = (color, 2.6) if on else ("#999", 1.2)
-        if step.phase == "backward" and on:  # gradients flow against the arrows
-            x1, y1, x2, y2 = x2, y2, x1, y1
-        marker = "bp-arrow-on" if on else "bp-arrow"
-        edges.append(f"<line x1='{x1:.1f}' y1='{y1:.1f}' x2='{x2:.1f}' y2='{y2:.1f}' stroke='{c}' "
-                     f"stroke-width='{w}' marker-end='url(#{marker}-{step.phase})'/>")
-    ops = []
-    for name, (x, y, label) in _OPS.items():
-        on = any(name in e for e in active)
-        ops.append(f"<ellipse cx='{x}' cy='{y}' rx='30' ry='19' fill='{'#fff7d6' if on else '#eee'}' "
-                   f"stroke='{color if on else '#888'}' stroke-width='{2.5 if on else 1}'/>")
-        for i, t in enumerate(label.split("\n")):
-            dy = (i - (label.count("\n")) / 2) * 12 + 4
-            ops.append(f"<text x='{x}' y='{y + dy:.1f}' text-anchor='middle' font-size='11'>"
-                       f"{esc(t)}</text>")
-    height = max(t + h for (_, t, _, h) in boxes.values()) + 10
-    defs = "".join(
-        f"<marker id='{m}-{step.phase}' viewBox='0 0 10 10' refX='9' refY='5' markerWidth='9' "
-        f"markerHeight='9' markerUnits='userSpaceOnUse' orient='auto-start-reverse'><path d='M0,0 L10,5 L0,10 z' fill='{c}'/>"
-        f"</marker>" for m, c in (("bp-arrow", "#999"), ("bp-arrow-on", color)))
-    return (f"<svg class='bp-graph' viewBox='0 0 1000 {height:.0f}' width='100%' "
-            f"style='max-width:1000px;font-family:DejaVu Sans, sans-serif' "
-            f"xmlns='http://www.w3.org/2000/svg'><defs>{defs}</defs>"
-            + "".join(edges) + "".join(ops) + "".join(parts) + "</svg>")
-
-
-def _anchor(a, b, boxes):
-    """End points of the edge a → b between box borders and op ellipses."""
-    def point(name, towards):
-        if name in _OPS:
-            x, y, _ = _OPS[name]
-            tx, ty = towards
-            dx, dy = tx - x, ty - y
-            k = 1 / max(np.hypot(dx / 30, dy / 19), 1e-9)
-            return x + dx * k, y + dy * k
-        x0, top, w, h = boxes[name]
-        tx, ty = towards
-        if ty < top:                       # target above: leave from the top
-            return x0 + w / 2, top
-        if ty > top + h:                   # target below: leave from the bottom
-            return x0 + w / 2, top + h
-        return (x0 + w if tx > x0 + w else x0), min(top + 22, top + h / 2)
-    ca = _centre(a, boxes)
-    cb = _centre(b, boxes)
-    return point(a, cb), point(b, ca)
-
-
-def _centre(name, boxes):
-    if name in _OPS:
-        return _OPS[name][:2]
-    x0, top, w, h = boxes[name]
-    return x0 + w / 2, min(top + 22, top + h / 2)
-
-
-_CSS = """<style>
-.bp-step table.bp-matrix {border-collapse:collapse;font-family:'DejaVu Sans Mono',monospace;
-  font-size:12px;margin:2px 0}
-.bp-step table.bp-matrix td {padding:1px 6px;text-align:right;border-left:1px solid #ccc;
-  border-right:1px solid #ccc}
-.bp-step .bp-col {display:inline-block;vertical-align:top;margin-right:22px}
-.bp-step .bp-label {font-size:12px;color:#555}
-.bp-step .bp-num {font-family:'DejaVu Sans Mono',monospace;font-size:12px}
-</style>"""
-
-
-def render_step(stepper):
-    """The current step as HTML: formula, what arrives, the local derivative, the result."""
-    s = stepper.step
-    color = _COLORS[s.phase]
-    n = len(stepper.steps)
-    head = (f"<div class='bp-position' style='font-size:12px;color:#555'>iteration "
-            f"{stepper.iteration + 1} · step {stepper.index + 1} of {n} · "
-            f"<b style='color:{color}'>{s.phase}</b></div>"
-            f"<div class='bp-title' style='font-size:16px;margin:4px 0 6px 0'><b>{esc(s.title)}</b>"
-            f"</div>")
-    cols = []
-    if s.phase == "backward":
-        for label, a in s.arriving:
-            cols.append(_col(f"gradient arriving: {label}", a))
-        for label, a in s.local:
-            cols.append(_col(f"local derivative: {label}", a))
-    elif s.phase == "forward":
-        for label, a in s.arriving:
-            cols.append(_col(f"input {label}", a))
-    if s.phase == "update":
-        cols.append(_update_table(stepper, s))
-    elif not (s.phase == "forward" and s.node == "X"):
-        for name, a in s.results.items():
-            cols.append(_col(f"<b>{esc(pretty(name))}</b> {shape_text(a)}", a, bold=True))
-    if s.reference:
-        diff = s.max_difference()
-        if s.matches_reference():
-            check = (f"<span style='color:#1b6e1b'>✓ equals bpcourse's reference (largest "
-                     f"difference {diff:.1e})</span>")
-        else:
-            check = (f"<span style='color:#b22222'>✗ differs from bpcourse's reference by up to "
-                     f"{diff:.2e}: the function behind this step has a bug</span>")
-    else:
-        check = ""
-    return (f"{_CSS}<div class='bp-step'>{head}<div>{''.join(cols)}</div>"
-            f"<div style='font-size:13px;margin-top:6px'>{esc(s.note)}</div>"
-            f"<div class='bp-check' style='font-size:12px;margin-top:4px'>{check}</div></div>")
-
-
-def _update_table(stepper, s):
-    """One row per parameter: θ − lr · dθ = θ (new)."""
-    lr = stepper.lr
-    rows = []
-    for k, (label, g) in zip(PARAMS, s.arriving):
-        rows.append(
-            f"<tr><td style='padding-right:8px'><b>{PRETTY[k]}</b></td>"
-            f"<td>{matrix_html(stepper.params[k])}</td><td>&nbsp;−&nbsp;{lr:g}&nbsp;×&nbsp;</td>"
-            f"<td>{matrix_html(g)}</td><td>&nbsp;=&nbsp;</td>"
-            f"<td>{matrix_html(s.results[k + '_new'])}</td></tr>")
-    header = ("<tr class='bp-label'><td></td><td>θ</td><td></td><td>dθ</td><td></td>"
-              "<td>θ (new)</td></tr>")
-    loss = (f"<div class='bp-label' style='margin-top:4px'>loss on this batch: before "
-            f"<span class='bp-num'>{fmt(stepper.steps[4].results['L'])}</span>, after "
-            f"<span class='bp-num'>{fmt(s.results['L_new'])}</span></div>")
-    return f"<table class='bp-update'>{header}{''.join(rows)}</table>{loss}"
-
-
-def _col(label, a, bold=False):
-    lab = label if bold else esc(label) + f" <span style='color:#999'>{shape_text(a)}</span>"
-    return f"<div class='bp-col'><div class='bp-label'>{lab}</div>{matrix_html(a)}</div>"
-
-
-# ====================================================================== the widget
-
-class StepperWidget(widgets.VBox):
-    """The backprop stepper in a notebook: the graph, the current step, buttons and lr.
-
-    ``StepperWidget(functions=None, example=None, lr=0.5)``; the logic is ``.stepper`` (a
-    ``BackpropStepper``).  Buttons: ``reset_button``, ``prev_button``, ``next_button``;
-    ``lr_slider`` sets the learning rate of the update step.  ``graph`` (HTML, SVG) and
-    ``details`` (HTML) show the state.
-    """
-
-    def __init__(self, functions=None, example=None, lr=0.5):
-        w = widgets
-        self.stepper = BackpropStepper(functions, example, lr)
-        self.reset_button = w.Button(description="Reset", icon="undo", tooltip="back to the start",
-                                     layout=w.Layout(width="90px"))
-        self.prev_button = w.Button(description="Back", icon="step-backward",
-                                    layout=w.Layout(width="90px"))
-        self.next_button = w.Button(description="Next", icon="step-forward", button_style="primary",
-                                    layout=w.Layout(width="110px"))
-        self.lr_slider = w.FloatSlider(value=lr, min=0.05, max=5.0, step=0.05, description="lr",
-                                       continuous_update=False, readout_format=".2f",
-                                       layout=w.Layout(width="260px"))
-        self.graph = w.HTML(layout=w.Layout(width="100%"))
-        self.details = w.HTML(layout=w.Layout(width="100%"))
-        self.sources = w.HTML(sources_html(FUNCTION_NAMES, self.stepper.yours))
-        self.reset_button.on_click(lambda _: self._move(self.stepper.reset))
-        self.prev_button.on_click(lambda _: self._move(self.stepper.prev))
-        self.next_button.on_click(lambda _: self._move(self.stepper.next))
-        self.lr_slider.observe(self._on_lr, names="value")
-        controls = w.HBox([self.reset_button, self.prev_button, self.next_button, self.lr_slider])
-        super().__init__([controls, self.graph, self.details, self.sources])
-        self.add_class("bp-stepper")
-        self.refresh()
-
-    def _move(self, action):
-        action()
-        self.refresh()
-
-    def _on_lr(self, change):
-        self.stepper.set_lr(change["new"])
-        self.refresh()
-
-    def refresh(self):
-        """Redraw the graph and the step panel from the stepper's state."""
-        self.graph.value = render_graph(self.stepper)
-        self.details.value = render_step(self.stepper)
-        st = self.stepper
-        self.prev_button.disabled = st.iteration == 0 and st.index == 0
-
-    def __repr__(self):
-        return "StepperWidget: a 2 → 3 → 2 network stepped node by node (run the cell to use it)"
+def reference_network(X, y, p, lr):
+    """Every value of one iteration computed with bpcourse's reference functions from the
+    parameters ``p``: the stepper's names ("Z1", ..., "dW2", ..., "W2_new", "L_new")."""
+    ref = {name: reference(name) for name in FUNCTION_NAMES}
+    t = {"X": X}
+    t["Z1"], c1 = ref["dense_forward"](X, p["W1"], p["b1"])
+    t["A1"], c_relu = ref["relu_forward"](t["Z1"])
+    t["Z2"], c2 = ref["dense_forward"](t["A1"], p["W2"], p["b2"])
+    t["P"] = ref["softmax"](t["Z2"])
+    L, t["dZ2"] = ref["softmax_cross_entropy"](t["Z2"], y)
+    t["L"] = np.float64(L)
+    t["dA1"], t["dW2"], t["db2"] = ref["dense_backward"](t["dZ2"], c2)
+    t["dZ1"] = ref["relu_backward"](t["dA1"], c_relu)
+    _, t["dW1"], t["db1"] = ref["dense_backward"](t["dZ1"], c1)
+    new = {k: ref["sgd_step"](p[k], t["d" + k], lr) for k in PARAMS}
+    t.update({k + "_new": v for k, v in new.items()})
+    Z1n, _ = ref["dense_forward"](X, new["W1"], new["b1"])
+    Z2n, _ = ref["dense_forward"](ref["relu_forward"](Z1n)[0], new["W2"], new["b2"])
+    t["L_new"] = np.float64(ref["softmax_cross_entropy"](Z2n, y)[0])
+    return t

@@ -18,9 +18,10 @@ CORRECT = HERE / "correct.py"
 EXERCISES = [
     "dense_forward", "relu_forward", "sigmoid_forward", "tanh_forward", "softmax",
     "cross_entropy", "numerical_gradient", "softmax_cross_entropy", "dense_backward",
-    "relu_backward", "sigmoid_backward", "tanh_backward", "batchnorm_forward",
-    "batchnorm_backward", "dropout_forward", "dropout_backward", "sgd_step",
-    "sgd_momentum_step", "adam_step",
+    "two_layer_loss_and_grads", "relu_backward", "sigmoid_backward", "tanh_backward",
+    "batchnorm_forward", "batchnorm_backward_graph", "batchnorm_backward", "dropout_forward",
+    "dropout_backward", "sgd_step", "sgd_momentum_step", "adam_step", "mlp_forward",
+    "mlp_backward", "train_step", "train_epoch",
 ]
 
 
@@ -228,6 +229,87 @@ WRONG = {
         def relu_forward(Z):
             return np.maximum(Z, 0)
         """, "should return a tuple"),
+    "two_layer_without_relu_backward": Wrong("two_layer_loss_and_grads", """
+        def two_layer_loss_and_grads(params, X, y):
+            W1, b1, W2, b2 = params
+            Z1, c1 = dense_forward(X, W1, b1)
+            A1, cr = relu_forward(Z1)
+            Z2, c2 = dense_forward(A1, W2, b2)
+            loss, dZ2 = softmax_cross_entropy(Z2, y)
+            dA1, dW2, db2 = dense_backward(dZ2, c2)
+            _, dW1, db1 = dense_backward(dA1, c1)
+            return loss, [dW1, db1, dW2, db2]
+        """, "the gradient must go through ReLU"),
+    "bn_graph_overwrites_dxc": Wrong("batchnorm_backward_graph", """
+        def batchnorm_backward_graph(dout, cache):
+            X, X_hat, mu, var, gamma, eps = cache
+            N = len(X)
+            xc, s = X - mu, np.sqrt(var + eps)
+            dxh = dout * gamma
+            dxc = dxh / s
+            dvar = -(dxh * xc).sum(0) / s**2 / (2 * s)
+            dxc = dvar * 2 * xc / N
+            return dxc - dxc.mean(0), (dout * X_hat).sum(0), dout.sum(0)
+        """, "SUM of both contributions"),
+    "mlp_forward_relu_on_logits": Wrong("mlp_forward", """
+        def mlp_forward(X, params, config, rng=None, train=True):
+            L = len([k for k in params if k.startswith("W")])
+            A, caches = X, []
+            for l in range(1, L + 1):
+                Z, c = dense_forward(A, params[f"W{l}"], params[f"b{l}"])
+                caches.append(("dense", c))
+                if config["batchnorm"] and l < L:
+                    Z, c = batchnorm_forward(Z, params[f"gamma{l}"], params[f"beta{l}"])
+                    caches.append(("batchnorm", c))
+                A, c = relu_forward(Z)
+                caches.append(("relu", c))
+                if train and config["dropout"] > 0 and l < L:
+                    A, c = dropout_forward(A, config["dropout"], rng)
+                    caches.append(("dropout", c))
+            return A, caches
+        """, "no ReLU after the last layer"),
+    "mlp_backward_without_bn_parameters": Wrong("mlp_backward", """
+        def mlp_backward(dlogits, caches):
+            grads = {}
+            l = len([1 for kind, _ in caches if kind == "dense"])
+            d = dlogits
+            for kind, c in reversed(caches):
+                if kind == "dense":
+                    d, grads[f"W{l}"], grads[f"b{l}"] = dense_backward(d, c)
+                    l -= 1
+                elif kind == "batchnorm":
+                    d = batchnorm_backward(d, c)[0]
+                elif kind == "relu":
+                    d = relu_backward(d, c)
+                else:
+                    d = dropout_backward(d, c)
+            return grads
+        """, "a layer's gradients are missing"),
+    "train_step_biased_running_variance": Wrong("train_step", """
+        def train_step(params, state, X, y, config, rng=None):
+            logits, caches = mlp_forward(X, params, config, rng)
+            loss, dlogits = softmax_cross_entropy(logits, y)
+            grads = mlp_backward(dlogits, caches)
+            t = state["t"] + 1
+            new, m, v = dict(params), dict(state["m"]), dict(state["v"])
+            for k in grads:
+                new[k], m[k], v[k] = adam_step(params[k], grads[k], m[k], v[k], t, lr=config["lr"])
+            bns = [c for kind, c in caches if kind == "batchnorm"]
+            for l, c in enumerate(bns, start=1):
+                new[f"running_mean{l}"] = 0.9 * params[f"running_mean{l}"] + 0.1 * c[2]
+                new[f"running_var{l}"] = 0.9 * params[f"running_var{l}"] + 0.1 * c[3]
+            return new, {"t": t, "m": m, "v": v}, loss
+        """, "UNBIASED batch variance"),
+    "train_epoch_unweighted_mean": Wrong("train_epoch", """
+        def train_epoch(params, state, X, y, config, rng, batch_size=64):
+            order = rng.permutation(len(X))
+            losses = []
+            for i in range(0, len(X), batch_size):
+                idx = order[i:i + batch_size]
+                params, state, loss = train_step(params, state, X[idx], y[idx], config, rng)
+                losses.append(loss)
+            return params, state, sum(losses) / len(losses)
+        """, "weight each batch's loss by its size"),
 }
 
 

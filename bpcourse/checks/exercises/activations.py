@@ -71,6 +71,13 @@ relu_forward = Exercise(
                 "the elementwise max(Z, 0) is np.maximum(Z, 0).",
                 fn=lambda Z: (np.max(Z, 0), Z)),
     ],
+    hints=(
+        "An elementwise maximum with 0; the backward pass needs to know where the input was "
+        "positive.",
+        "np.maximum(Z, 0) compares each entry with 0 (np.max would reduce along an axis "
+        "instead); keep Z itself as the cache.",
+        'A = np.maximum(Z, 0); return A, Z',
+    ),
 )
 
 relu_backward = Exercise(
@@ -87,6 +94,12 @@ relu_backward = Exercise(
         Mistake("the mask comes from the forward input Z (the cache), not from dA: dZ = dA · 1[Z > 0].",
                 fn=lambda dA, Z: dA * (dA > 0)),
     ],
+    hints=(
+        'The gradient passes where the unit was active and stops where it was not.',
+        "The cache is Z: multiply dA by the indicator of Z > 0 (strictly: at Z == 0 the "
+        "course takes the derivative 0, as PyTorch does).",
+        'return dA * (Z > 0)',
+    ),
 )
 
 sigmoid_forward = Exercise(
@@ -99,6 +112,13 @@ sigmoid_forward = Exercise(
                 "709 in float64, 88 in float32. Use the stable form with e^(−|Z|), one branch "
                 "for Z ≥ 0 and one for Z < 0.", warning=OVERFLOW),
     ],
+    hints=(
+        "Never exponentiate a large positive number: build both branches of σ from a quantity"
+        " that is at most 1.",
+        "E = e^(−|Z|) is in (0, 1]; for Z ≥ 0, σ(Z) = 1/(1 + E); for Z < 0, σ(Z) = E/(1 + E)."
+        " Pick per entry with np.where; the cache is the output A.",
+        'E = np.exp(-np.abs(Z)); A = np.where(Z >= 0, 1 / (1 + E), E / (1 + E)); return A, A',
+    ),
 )
 
 sigmoid_backward = Exercise(
@@ -116,6 +136,12 @@ sigmoid_backward = Exercise(
         Mistake("1 − A² is tanh's derivative; the sigmoid's is A(1 − A).",
                 fn=lambda dA, A: dA * (1 - A * A)),
     ],
+    hints=(
+        "The cache is the output σ(Z), and σ' is a function of σ.",
+        "σ'(Z) = σ(Z)(1 − σ(Z)) = A(1 − A): no exponential needed in the backward pass; "
+        "multiply by the upstream gradient.",
+        'return dA * A * (1 - A)',
+    ),
 )
 
 tanh_forward = Exercise(
@@ -127,6 +153,12 @@ tanh_forward = Exercise(
         Mistake("(e^Z − e^−Z)/(e^Z + e^−Z) overflows for large |Z|: use np.tanh(Z).",
                 warning=OVERFLOW),
     ],
+    hints=(
+        'numpy has a stable tanh; the backward pass is cheapest from the output.',
+        "np.tanh never overflows; keep the output A as the cache, since tanh'(Z) is a "
+        "function of tanh(Z).",
+        'A = np.tanh(Z); return A, A',
+    ),
 )
 
 tanh_backward = Exercise(
@@ -144,6 +176,11 @@ tanh_backward = Exercise(
         Mistake("A(1 − A) is the sigmoid's derivative; tanh's is 1 − A².",
                 fn=lambda dA, A: dA * A * (1 - A)),
     ],
+    hints=(
+        "The cache is the output tanh(Z), and tanh' is a function of tanh.",
+        "tanh'(Z) = 1 − tanh²(Z) = 1 − A²; multiply by the upstream gradient.",
+        'return dA * (1 - A * A)',
+    ),
 )
 
 EXERCISES = [relu_forward, sigmoid_forward, tanh_forward, relu_backward, sigmoid_backward,

@@ -35,6 +35,12 @@ dense_forward = Exercise(
         Mistake("a matrix product with mismatched shapes: Z = X W needs X (N, D) and W (D, M) "
                 "in this order (X @ W, not W @ X), with no transpose.", error=MATMUL_ERROR),
     ],
+    hints=(
+        'One matrix product and one broadcast: the cache is what the backward pass will need.',
+        "X is (N, D) and W is (D, M): their product is (N, M), one row per example; b (M,) is"
+        " added to every row by broadcasting.",
+        'Z = X @ W + b; return Z, (X, W, b)',
+    ),
 )
 
 
@@ -98,6 +104,14 @@ dense_backward = Exercise(
                 "twice (the loss's dZ already holds the 1/N).",
                 fn=lambda dZ, c: (dZ @ c[1].T / len(dZ), c[0].T @ dZ / len(dZ), dZ.sum(axis=0) / len(dZ))),
     ],
+    hints=(
+        "Let the shapes choose the products: each gradient has the shape of what it is the "
+        "gradient of.",
+        "dW must be (D, M): the only product of X (N, D) and dZ (N, M) with that shape "
+        "contracts over the batch. dX must be (N, D): dZ times the transpose of W. b was "
+        "broadcast over the rows, so its gradient sums over them. No 1/N: dZ already has it.",
+        'dX = dZ @ W.T; dW = X.T @ dZ; db = dZ.sum(axis=0); return dX, dW, db',
+    ),
 )
 
 EXERCISES = [dense_forward, dense_backward]

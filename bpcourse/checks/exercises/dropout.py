@@ -1,6 +1,9 @@
 """Checks for inverted dropout.  The forward pass is random, so it is judged by properties
-(values are 0 or X/(1 − p), the drop rate is p, the rng is used, the cache is the mask);
-the backward pass is judged against the reference on the reference's mask."""
+first (values are 0 or X/(1 − p), the drop rate is p, the rng is used, the cache is the
+mask), each failing with its own message; then against the reference's mask for the same
+seed, since the contract fixes how the mask is drawn (keep = rng.random(X.shape) >= p), so
+that whole networks are reproducible.  The backward pass is judged against the reference on
+the reference's mask."""
 
 from dataclasses import replace
 
@@ -95,7 +98,16 @@ def _judge_forward(case, got, expected):
     if not np.allclose(X64 * mask, out64, rtol=tol, atol=0) or np.any(mask[dropped] != 0):
         return Failure("the cache must be the scaled mask: out = X · mask, with mask 0 for "
                        "dropped units and 1/(1 − p) for kept ones", hint=MASK_HINT)
+    if compare(out_only, case, case.calls[0], got[0], expected[0]) is not None:
+        return Failure("your mask is a valid dropout mask, but not the one the course's contract "
+                       "draws from this generator", hint=DRAW_HINT)
     return None
+
+
+DRAW_HINT = ("draw the mask exactly as the docstring says, keep = rng.random(X.shape) >= p (one "
+             "call of rng.random, in float64, even for float32 X): then the same seed gives the "
+             "same mask as the reference, and a whole network using your dropout can be "
+             "checked number for number (notebook 10).")
 
 
 dropout_forward = Exercise(
@@ -103,6 +115,15 @@ dropout_forward = Exercise(
     signature="dropout_forward(X, p, rng) -> (out, cache)",
     arg_names=("X", "p", "rng"), outputs=("out", "cache"), cache="mask",
     make_cases=forward_cases,
+    hints=(
+        "Draw the keep decisions from the generator you are given, and scale what is kept so "
+        "the expected output does not change.",
+        "rng.random(X.shape) >= p keeps each unit with probability 1 − p (p is the "
+        "probability of dropping); kept units are multiplied by 1/(1 − p); the mask, in X's "
+        "dtype, is the cache.",
+        "keep = rng.random(X.shape) >= p; mask = keep.astype(X.dtype) / (1 − p) (all 0 when p"
+        " = 1); return X * mask, mask",
+    ),
 )
 
 
@@ -128,6 +149,12 @@ dropout_backward = Exercise(
         Mistake("dropped units pass no gradient: multiply dout by the mask.",
                 fn=lambda dout, mask: dout.copy()),
     ],
+    hints=(
+        'The mask is a constant of the forward pass: what is the derivative of X times a constant?',
+        "out = X · mask elementwise, so ∂out/∂X is the mask itself: dropped units pass no "
+        "gradient, kept ones are scaled like in the forward pass.",
+        'return dout * mask',
+    ),
 )
 
 EXERCISES = [dropout_forward, dropout_backward]

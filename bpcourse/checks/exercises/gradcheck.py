@@ -114,6 +114,14 @@ numerical_gradient = Exercise(
         Mistake("perturb every entry of x, one at a time (np.ndindex(x.shape) or a flat "
                 "view), not whole rows: x[i] on a matrix is a row.", fn=_first_axis_only),
     ],
+    hints=(
+        'Perturb one entry at a time, in both directions, and put x back exactly as it was.',
+        "On a copy of x, for every index: save the entry, evaluate f with the entry + h and "
+        "with the entry − h, restore the saved value (not entry + h − h), and take the "
+        "centred difference.",
+        "for i in np.ndindex(x.shape): old = xp[i]; xp[i] = old + h; f1 = f(xp); xp[i] = old "
+        "− h; f2 = f(xp); xp[i] = old; grad[i] = (f1 − f2) / (2h)",
+    ),
 )
 
 EXERCISES = [numerical_gradient]

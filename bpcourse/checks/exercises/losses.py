@@ -48,6 +48,14 @@ softmax = Exercise(
         Mistake("broadcasting a row statistic needs keepdims=True (shape (N, 1)), otherwise "
                 "numpy lines it up with the columns.", error=r"could not be broadcast"),
     ],
+    hints=(
+        "Exponentiate and normalize each row, after a shift that cannot change the result but"
+        " keeps the exponentials finite.",
+        "Subtracting each row's maximum leaves every ratio e^z_i / Σ e^z_k unchanged and "
+        "makes every exponent ≤ 0; keepdims=True keeps the (N, 1) shapes broadcasting over "
+        "the columns.",
+        'E = np.exp(Z - Z.max(axis=1, keepdims=True)); return E / E.sum(axis=1, keepdims=True)',
+    ),
 )
 
 
@@ -118,6 +126,15 @@ cross_entropy = Exercise(
                 "(N,) pick P[n, yₙ]. Handle both (y.ndim tells which).",
                 error=r"(?i)index|indices|shape"),
     ],
+    hints=(
+        "The mean over the batch of minus the log probability of the true class; log(0) must "
+        "never happen.",
+        "Clip P from below at np.finfo(P.dtype).tiny before the log. Integer labels pick one "
+        "entry per row, P[np.arange(N), y]; one-hot labels (y.ndim == 2) weigh every log P by"
+        " Y.",
+        "log_P = np.log(np.maximum(P, np.finfo(P.dtype).tiny)); loss = −Σ log_P[np.arange(N),"
+        " y] / N (or −Σ Y·log_P / N for one-hot y); return float(loss)",
+    ),
 )
 
 
@@ -179,6 +196,16 @@ softmax_cross_entropy = Exercise(
         Mistake("e^Z overflows for large logits: shift each row by its maximum "
                 "(log-sum-exp) before exponentiating.", warning="overflow"),
     ],
+    hints=(
+        "Work with log probabilities from the start (no softmax, then log), and the gradient "
+        "needs no derivation beyond the notebook's result.",
+        "log P = (Z − rowmax) − log Σ e^(Z − rowmax) (log-sum-exp) never takes the log of 0; "
+        "the gradient of the mean loss is the probabilities minus the one-hot targets, over "
+        "N.",
+        "shifted = Z − Z.max(axis=1, keepdims=True); log_P = shifted − "
+        "np.log(np.exp(shifted).sum(axis=1, keepdims=True)); loss = −Σ Y·log_P / N; dZ = "
+        "(np.exp(log_P) − Y) / N",
+    ),
 )
 
 EXERCISES = [softmax, cross_entropy, softmax_cross_entropy]

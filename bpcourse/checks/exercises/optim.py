@@ -27,6 +27,12 @@ sgd_step = Exercise(
     make_cases=sgd_cases,
     mistakes=[Mistake("gradient descent steps against the gradient: w_new = w − lr·dw "
                       "(yours adds lr·dw).", fn=lambda w, dw, lr: w + lr * dw)],
+    hints=(
+        'One line: a new array, moved against the gradient.',
+        "The gradient points uphill; step the other way, by the learning rate times the "
+        "gradient; do not change w in place.",
+        'return w - lr * dw',
+    ),
 )
 
 
@@ -65,18 +71,24 @@ sgd_momentum_step = Exercise(
     arg_names=("w", "dw", "velocity", "lr", "momentum"), outputs=("w_new", "velocity_new"),
     make_cases=momentum_cases,
     mistakes=[
-        Mistake("momentum with the other sign convention (v ← μv − lr·dw, w ← w + v, as in "
-                "CS231n): this course follows PyTorch, v ← μv + dw and w ← w − lr·v. The "
+        Mistake("momentum with the other sign convention (ũ ← ρũ − lr·dw, w ← w + ũ, as in "
+                "CS231n): this course follows PyTorch, u ← ρu + dw and w ← w − lr·u. The "
                 "weights move the same way, but the velocity differs by a factor −lr.",
                 fn=_momentum_other_sign),
-        Mistake("v ← μv + (1 − μ)dw is an exponential average (PyTorch's 'dampening'); "
-                "PyTorch's momentum adds the whole gradient: v ← μv + dw.", fn=_momentum_dampened),
+        Mistake("u ← ρu + (1 − ρ)dw is an exponential average (PyTorch's 'dampening'); "
+                "PyTorch's momentum adds the whole gradient: u ← ρu + dw.", fn=_momentum_dampened),
         Mistake("update the velocity first, then step with the NEW velocity: w ← w − lr·v_new.",
                 fn=_momentum_old_velocity),
         Mistake("the step is scaled by the learning rate: w ← w − lr·v (lr is missing).",
                 fn=lambda w, dw, velocity, lr, momentum=0.9:
                 (w - (momentum * velocity + dw), momentum * velocity + dw)),
     ],
+    hints=(
+        'First update the velocity, then step with the new velocity.',
+        "PyTorch's convention: the velocity accumulates gradients, decaying by the momentum "
+        "each step; the step is the learning rate times the new velocity, against it.",
+        'velocity_new = momentum * velocity + dw; return w - lr * velocity_new, velocity_new',
+    ),
 )
 
 
@@ -134,6 +146,16 @@ adam_step = Exercise(
                 "m̂ and v̂ are only used for this step.",
                 fn=lambda *a, **k: _adam(*a, **k, return_hat=True)),
     ],
+    hints=(
+        "Two running averages (of the gradient and of its square), corrected for starting at "
+        "zero, then a step scaled per entry.",
+        "m averages dw with weight 1 − β₁, v averages dw² with weight 1 − β₂; at step t "
+        "divide them by 1 − β₁ᵗ and 1 − β₂ᵗ; step by lr · m̂ / (√v̂ + eps); return the raw m "
+        "and v, not the corrected ones.",
+        "m = beta1*m + (1−beta1)*dw; v = beta2*v + (1−beta2)*dw*dw; m_hat = m / (1 − "
+        "beta1**t); v_hat = v / (1 − beta2**t); return w − lr * m_hat / (np.sqrt(v_hat) + "
+        "eps), m, v",
+    ),
 )
 
 EXERCISES = [sgd_step, sgd_momentum_step, adam_step]
