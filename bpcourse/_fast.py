@@ -6,15 +6,18 @@ expressions.  The modules and optimizers call the functions below instead.  They
 same numbers (``tests/test_fast_internals.py`` checks it in float64, to 1e-12) with less work:
 
 - no validation: the modules check their inputs once, where they enter;
-- fewer passes over memory: the compact batch-norm backward, softmax and cross-entropy fused
-  (the true class's log-probability picked instead of a one-hot matrix built), Adam's
-  moments updated in place in reused buffers;
-- column sums (batch norm, bias gradients) as matrix-vector products, which BLAS runs on
-  every core without a temporary;
+- fewer passes over memory: the compact batch-norm backward; sums of products (batch norm's
+  variance and dgamma) taken by ``einsum`` without the product array when that array would
+  not stay in the cache; softmax and cross-entropy fused (the true class's log-probability
+  picked instead of a one-hot matrix built); Adam's moments updated in place in reused
+  buffers;
+- work in cache-sized pieces: the optimizers' updates (SGD, RMSprop, Adam, AdamW) walk the parameters in pieces that
+  stay in the cache between their dozen passes, sized from the cache sizes the OS reports
+  (``CACHE_SIZES``), not from constants tuned on one machine;
 - no float64 promotion: scalars are Python floats (NumPy gives them the array's dtype),
   dropout masks are made in the array's dtype, from raw random bits (no float draws);
-- the optimizers' updates walk large parameters in pieces that stay in the CPU's caches,
-  and update all the small parameters (biases, batch-norm scales) together.
+- the small parameters (biases, batch-norm scales) of every optimizer updated together, in
+  one call per operation.
 
 Every function here takes arrays that are already checked, and works in float32 and float64.
 """
@@ -22,8 +25,144 @@ Every function here takes arrays that are already checked, and works in float32 
 from functools import lru_cache
 import inspect
 import math
+import os
+from pathlib import Path
+import platform
+import sys
 
 import numpy as np
+
+
+# ---------------------------------------------------------------- the machine's caches
+
+# Used only when the OS tells nothing: the smallest sizes common on x86-64 and ARM64 CPUs of
+# the last decade (so that a piece fits there too).
+FALLBACK_CACHE_SIZES = {"L1d": 32 << 10, "L2": 256 << 10, "L3": None}
+
+
+def read_cache_sizes(sysfs="/sys/devices/system/cpu/cpu0/cache"):
+    """The data caches of cpu0, in bytes: ``{"L1d", "L2", "L3", "L3_cpus", "source"}``
+    (``L3_cpus``: how many CPUs share the L3).
+
+    Read from Linux's sysfs (``/sys/devices/system/cpu/cpu0/cache/index*/``), else from the C
+    library (glibc's ``sysconf(_SC_LEVEL2_CACHE_SIZE)``; macOS's ``hw.l2cachesize``), where
+    the CPUs sharing the L3 are not told (taken as all of them); a level the OS does not
+    report takes ``FALLBACK_CACHE_SIZES``.
+    """
+    sizes = _sysfs_cache_sizes(Path(sysfs)) or _libc_cache_sizes()
+    source = sizes.pop("source", None) if sizes else None
+    out = dict(FALLBACK_CACHE_SIZES)
+    out.update({k: v for k, v in (sizes or {}).items() if v})
+    if out["L3"]:
+        out["L3_cpus"] = (sizes or {}).get("L3_cpus") or os.cpu_count() or 1
+    out["source"] = source or "fallback (the OS reported no cache sizes)"
+    return out
+
+
+def _sysfs_cache_sizes(root):
+    sizes = {}
+    try:
+        for index in sorted(root.glob("index*")):
+            kind = (index / "type").read_text().strip()
+            level = int((index / "level").read_text())
+            if kind == "Instruction":
+                continue
+            size = _parse_size((index / "size").read_text())
+            name = "L1d" if level == 1 else f"L{level}"
+            if size and name in FALLBACK_CACHE_SIZES:
+                sizes[name] = size
+                if name == "L3":
+                    shared = index / "shared_cpu_list"
+                    sizes["L3_cpus"] = _count_cpus(shared.read_text()) if shared.exists() else None
+    except (OSError, ValueError):
+        return None
+    if not sizes:
+        return None
+    sizes["source"] = str(root)
+    return sizes
+
+
+def _count_cpus(cpu_list):
+    """'0-3,8-11' -> 8."""
+    count = 0
+    for part in cpu_list.strip().split(","):
+        if part:
+            low, _, high = part.partition("-")
+            count += int(high or low) - int(low) + 1
+    return count or None
+
+
+def _parse_size(text):
+    """'32K' -> 32768, '1024K', '2M', '12288' (bytes)."""
+    text = text.strip().upper().removesuffix("B")
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+    digits = text[:-1] if scale > 1 else text
+    return int(digits) * scale if digits.isdigit() else None
+
+
+def _libc_cache_sizes():
+    sizes = {}
+    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        # glibc's _SC_LEVEL1_DCACHE_SIZE, _SC_LEVEL2_CACHE_SIZE, _SC_LEVEL3_CACHE_SIZE
+        # (bits/confname.h; Python's os.sysconf_names does not list them)
+        for name, code in (("L1d", 188), ("L2", 191), ("L3", 194)):
+            try:
+                value = os.sysconf(code)
+            except (ValueError, OSError):
+                continue
+            if value and value >= 4096:  # anything smaller is not a data cache's size
+                sizes[name] = value
+        source = "sysconf"
+    elif sys.platform == "darwin":
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None)
+            for name, key in (("L1d", b"hw.l1dcachesize"), ("L2", b"hw.l2cachesize"),
+                              ("L3", b"hw.l3cachesize")):
+                value, size = ctypes.c_int64(0), ctypes.c_size_t(8)
+                if libc.sysctlbyname(key, ctypes.byref(value), ctypes.byref(size), None, 0) == 0 \
+                        and value.value >= 4096:
+                    sizes[name] = value.value
+        except (OSError, AttributeError):
+            return None
+        source = "sysctl"
+    else:
+        return None
+    if not sizes:
+        return None
+    sizes["source"] = source
+    return sizes
+
+
+CACHE_SIZES = read_cache_sizes()
+
+# A piece is at least this many elements long: a NumPy call costs about a microsecond
+# whatever its size, which must stay small beside the work it does on the piece (at about
+# 0.1 ns per element and operation, 64 Ki elements take several microseconds).
+MIN_PIECE = 1 << 16
+
+
+def cache_per_core(cache=None):
+    """Bytes of the last-level cache one core may count on: its share of the L3 (the L3
+    divided among the CPUs that share it), or its L2 when the L3 is unknown or smaller."""
+    cache = cache or CACHE_SIZES
+    l3 = cache.get("L3")
+    share = l3 // max(1, cache.get("L3_cpus") or 1) if l3 else 0
+    return max(cache["L2"], share)
+
+
+def piece_length(n_arrays, itemsize, cache=None):
+    """Elements per piece when an update walks ``n_arrays`` arrays together, piece by piece:
+    the pieces of all of them take half of one core's share of the last-level cache (the
+    other half for the rest of the training step), so that every pass after the first over
+    a piece reads it from the cache, not from memory; a multiple of 1024, at least
+    ``MIN_PIECE``.
+
+    (Pieces sized for the L2 cache instead are slower in NumPy: at a few tens of thousands
+    of elements the cost of a call, not memory, decides: measured in training steps.)
+    """
+    n = (cache_per_core(cache) // 2) // (n_arrays * itemsize)
+    return max(MIN_PIECE, n - n % 1024)
 
 
 # ---------------------------------------------------------------- column sums
@@ -40,6 +179,18 @@ def column_sums(A):
     return _ones(A.shape[0], A.dtype) @ A
 
 
+def column_dots(A, B):
+    """Σₙ A[n, :] · B[n, :] for A, B (N, D).
+
+    When the product A · B fits in half of one core's L2 cache, it is made and summed as
+    above (the temporary never leaves the cache); beyond, ``einsum`` sums the products in one
+    pass without making the array (a temporary that size costs a trip to memory and back:
+    2.7× the time, measured at 512 × 1024 in float32)."""
+    if A.nbytes <= CACHE_SIZES["L2"] // 2:
+        return column_sums(A * B)
+    return np.einsum("ij,ij->j", A, B)
+
+
 # ---------------------------------------------------------------- dense layer
 
 def dense_forward(X, W, b):
@@ -52,7 +203,11 @@ def dense_forward(X, W, b):
 # ---------------------------------------------------------------- activations
 
 def relu_forward(Z):
-    """A = max(Z, 0); the backward needs only A (A > 0 exactly where Z > 0)."""
+    """A = max(Z, 0); the backward needs only A (A > 0 exactly where Z > 0).
+
+    (NumPy's maximum runs its vector loop only on two arrays, 1.6–2.7× faster than on an
+    array and a scalar in isolation, but a row of zeros as the second operand made the step
+    at (c) slower by 0.8 ms, measured: the scalar stays.)"""
     return np.maximum(Z, 0)
 
 
@@ -98,7 +253,7 @@ def batchnorm_forward(X, gamma, beta, eps):
     N = X.shape[0]
     mu = column_sums(X) / N
     Xc = X - mu
-    var = column_sums(Xc * Xc) / N
+    var = column_dots(Xc, Xc) / N
     inv_std = 1 / np.sqrt(var + eps)
     out = Xc * (gamma * inv_std)   # γ · X̂
     out += beta
@@ -114,7 +269,7 @@ def batchnorm_backward(dout, saved, gamma, input_grad=True):
     Xc, inv_std = saved
     N = dout.shape[0]
     dbeta = column_sums(dout)
-    dgamma = column_sums(dout * Xc) * inv_std                    # Σₙ dout · X̂
+    dgamma = column_dots(dout, Xc) * inv_std                     # Σₙ dout · X̂
     if not input_grad:
         return None, dgamma, dbeta
     dX = Xc * (inv_std * dgamma / N)                             # X̂ · dgamma / N
@@ -137,7 +292,7 @@ def batchnorm_eval_backward(dout, saved, gamma, input_grad=True):
     """The running statistics are constants: dX = dout · γ/σ, dgamma = Σ dout · X̂."""
     Xc, inv_std = saved
     dbeta = column_sums(dout)
-    dgamma = column_sums(dout * Xc) * inv_std
+    dgamma = column_dots(dout, Xc) * inv_std
     dX = dout * (gamma * inv_std) if input_grad else None
     return dX, dgamma, dbeta
 
@@ -167,14 +322,15 @@ def softmax_cross_entropy(Z, y):
     """(loss, dZ) of losses.softmax_cross_entropy, for integer labels y (N,).
 
     One exponential pass; the loss reads log P only at the true classes, and dZ is P with 1
-    taken off at the true classes, divided by N, computed in place.
+    taken off at the true classes, divided by N, computed in place.  (The row sums are a
+    matrix-vector product: NumPy's sum along short rows costs 2–3× more.)
     """
-    N = Z.shape[0]
-    rows = np.arange(N)
+    N, C = Z.shape
+    rows = _arange(N)
     with np.errstate(over="ignore"):
         shifted = Z - Z.max(axis=1, keepdims=True)
     P = np.exp(shifted)
-    sums = P.sum(axis=1)
+    sums = P @ _ones(C, P.dtype)
     log_p_true = shifted[rows, y] - np.log(sums)
     np.maximum(log_p_true, np.finfo(Z.dtype).min, out=log_p_true)  # as the exercise: no −inf
     loss = float(-log_p_true.sum(dtype=np.float64) / N)
@@ -184,14 +340,18 @@ def softmax_cross_entropy(Z, y):
     return loss, P
 
 
+@lru_cache(maxsize=64)
+def _arange(n):
+    rows = np.arange(n)
+    rows.flags.writeable = False
+    return rows
+
+
 # ---------------------------------------------------------------- optimizer updates, in place
 
-# Elements per piece of a parameter: Adam touches 4 arrays and a scratch buffer of this
-# length, 5 · 64 Ki · 4 B = 1.25 MiB in float32, which stays in the CPU's caches between its
-# 12 passes (measured in training steps: as fast from 32 Ki to 256 Ki, slower below).
-PIECE = 1 << 16
-# Parameters smaller than this are packed together and updated with one call per operation.
-PACK_BELOW = 1 << 12
+# Parameters smaller than this are packed together and updated with one call per operation:
+# on them a NumPy call costs more than its work.
+PACK_BELOW = MIN_PIECE // 2
 
 
 def sgd_update(w, g, lr, scratch):
@@ -286,35 +446,39 @@ class PieceWise:
 
     ``groups`` lists tuples of contiguous arrays, e.g. (w, g, m, v) for every parameter.
     ``run(update, groups, *args, read_only=(1,))`` calls ``update(*arrays, *args, *scratch)``
-    on flat pieces of at most ``PIECE`` elements of every group, with the update's scratch
-    buffers (its last parameters, named ``scratch...``) reused from call to call:
+    on flat pieces of every group, with the update's scratch buffers (its last parameters,
+    named ``scratch...``) reused from call to call:
 
-    - a large parameter is cut into pieces, which stay in the CPU's caches;
+    - a large parameter is cut into pieces of at most ``piece_length(arrays, itemsize)``
+      elements, so that the pieces of all the arrays of a group and of the scratch buffers
+      stay in the cache between the update's passes;
     - small parameters (bias vectors, batch-norm scales) are packed into one flat array per
       position, updated with one call, and copied back (except the ``read_only`` positions):
       a few calls instead of a dozen per parameter.
 
-    (A second thread does not pay here: between a training step's matrix products the
-    update is bound by memory bandwidth, not by the core; measured on 2 cores.)
+    (A second thread does not pay: measured on 2 cores of a quiet machine, Adam's update of
+    the benchmark's (b) and (c) models took 0.72 and 3.9 ms on two threads, 0.60 and 3.5 ms
+    on one: between a step's matrix products it is bound by memory, not by the core.)
     """
 
     def __init__(self):
         self._buffers = {}
 
     def run(self, update, groups, *args, read_only=()):
-        pieces, small = [], {}
+        small, large = {}, []
         for group in groups:
             if group[0].size < PACK_BELOW:
                 small.setdefault(group[0].dtype, []).append(group)
             else:
-                pieces += _cut(group)
+                large.append(group)
         packed = [(same_dtype, self._pack(same_dtype)) for same_dtype in small.values()]
-        for _, pack in packed:
-            pieces += _cut(pack)
-        for piece in pieces:
-            n = piece[0].size
-            scratch = self._buffer(("scratch", update), piece[0].dtype, n, _n_scratch(update))
-            update(*piece, *args, *(b[:n] for b in scratch))
+        large += [pack for _, pack in packed]
+        n_scratch = _n_scratch(update)
+        for group in large:
+            for piece in _cut(group, piece_length(len(group) + n_scratch, group[0].itemsize)):
+                n = piece[0].size
+                scratch = self._buffer(("scratch", update), piece[0].dtype, n, n_scratch)
+                update(*piece, *args, *(b[:n] for b in scratch))
         for same_dtype, pack in packed:
             _unpack(pack, same_dtype, read_only)
 
@@ -330,15 +494,15 @@ class PieceWise:
         key = (key, np.dtype(dtype))
         buffers = self._buffers.get(key)
         if buffers is None or buffers[0].size < n or len(buffers) < count:
-            buffers = [np.empty(max(n, PIECE), dtype=dtype) for _ in range(count)]
+            buffers = [np.empty(n, dtype=dtype) for _ in range(count)]
             self._buffers[key] = buffers
         return buffers
 
 
-def _cut(group):
-    """Flat views of a group's arrays, cut into pieces of at most PIECE elements."""
+def _cut(group, length):
+    """Flat views of a group's arrays, cut into pieces of at most ``length`` elements."""
     flat = [a.reshape(-1) for a in group]
-    return [[a[start:start + PIECE] for a in flat] for start in range(0, flat[0].size, PIECE)]
+    return [[a[start:start + length] for a in flat] for start in range(0, flat[0].size, length)]
 
 
 def _unpack(pack, groups, read_only):

@@ -141,6 +141,100 @@ def test_fast_batchnorm_functions_match_the_exercise_directly():
         close(got, ref)
 
 
+@pytest.fixture
+def small_cache(monkeypatch):
+    """A 16 KiB L2 and no L3: every piece takes its smallest size, MIN_PIECE elements, and
+    sums of products are taken with einsum from 8 KiB on."""
+    monkeypatch.setattr(_fast, "CACHE_SIZES", {"L1d": 4096, "L2": 16384, "L3": None, "source": "test"})
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("cache", ["einsum", "product"])
+def test_batchnorm_on_a_large_batch_matches_the_exercise(seed, cache, request):
+    if cache == "einsum":
+        request.getfixturevalue("small_cache")
+    rng = np.random.default_rng(seed)
+    N, D = 2500, 7
+    assert (N * D * 8 > _fast.CACHE_SIZES["L2"] // 2) == (cache == "einsum")  # the path taken
+    bn = _batchnorm(rng, D)
+    X = rng.normal(size=(N, D)) * rng.uniform(0.1, 10, size=D) + rng.normal(size=D) * 5
+    G = _upstream(rng, X.shape)
+    out_ref, cache = layers.batchnorm_forward(X, bn.gamma.data, bn.beta.data, bn.eps)
+    dX_ref, dgamma_ref, dbeta_ref = layers.batchnorm_backward(G, cache)
+
+    def near(actual, expected, what):  # 1e-12 of the largest entry: sums of 2500 terms
+        close(actual, expected, what, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+
+    near(bn.forward(X), out_ref, "out")
+    near(bn.backward(G), dX_ref, "dX")
+    near(bn.gamma.grad, dgamma_ref, "dgamma")
+    near(bn.beta.grad, dbeta_ref, "dbeta")
+
+
+@pytest.mark.parametrize("cache", ["einsum", "product"])
+def test_column_sums_and_dots(cache, request):
+    if cache == "einsum":
+        request.getfixturevalue("small_cache")
+    rng = np.random.default_rng(4)
+    A, B = rng.normal(size=(330, 5)), rng.normal(size=(330, 5))
+    assert (A.nbytes > _fast.CACHE_SIZES["L2"] // 2) == (cache == "einsum")
+    close(_fast.column_sums(A), A.sum(axis=0))
+    close(_fast.column_dots(A, B), (A * B).sum(axis=0))
+    assert _fast.column_dots(A.astype(F32), B.astype(F32)).dtype == F32
+
+
+# =============================================================== the machine's caches
+
+def _fake_sysfs(root, entries):
+    for i, (kind, level, size) in enumerate(entries):
+        d = root / f"index{i}"
+        d.mkdir(parents=True)
+        (d / "type").write_text(kind + "\n")
+        (d / "level").write_text(f"{level}\n")
+        (d / "size").write_text(size + "\n")
+    return root
+
+
+def test_cache_sizes_are_read_from_sysfs(tmp_path):
+    root = _fake_sysfs(tmp_path / "cache", [("Data", 1, "48K"), ("Instruction", 1, "32K"),
+                                            ("Unified", 2, "2048K"), ("Unified", 3, "96M")])
+    (root / "index3" / "shared_cpu_list").write_text("0-7,16-23\n")
+    sizes = _fast.read_cache_sizes(root)
+    assert sizes == {"L1d": 48 << 10, "L2": 2 << 20, "L3": 96 << 20, "L3_cpus": 16,
+                     "source": str(root)}
+    assert _fast.cache_per_core(sizes) == 6 << 20
+
+
+def test_cache_sizes_fall_back_when_the_os_tells_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(_fast, "_libc_cache_sizes", lambda: None)
+    sizes = _fast.read_cache_sizes(tmp_path / "missing")
+    assert {k: sizes[k] for k in _fast.FALLBACK_CACHE_SIZES} == _fast.FALLBACK_CACHE_SIZES
+    assert sizes["source"].startswith("fallback")
+    # a level the OS leaves out takes the fallback, the others the OS's numbers
+    root = _fake_sysfs(tmp_path / "cache", [("Data", 1, "64K")])
+    sizes = _fast.read_cache_sizes(root)
+    assert sizes["L1d"] == 64 << 10 and sizes["L2"] == _fast.FALLBACK_CACHE_SIZES["L2"]
+
+
+def test_this_machines_cache_sizes_are_plausible():
+    sizes = _fast.CACHE_SIZES
+    assert 8 << 10 <= sizes["L1d"] <= 4 << 20, sizes
+    assert 64 << 10 <= sizes["L2"] <= 512 << 20, sizes
+
+
+def test_pieces_fill_half_of_a_cores_share_of_the_last_level_cache():
+    cache = {"L2": 1 << 20, "L3": 32 << 20, "L3_cpus": 2}   # 16 MiB of L3 per core
+    assert _fast.cache_per_core(cache) == 16 << 20
+    for n_arrays, itemsize in [(5, 4), (5, 8), (3, 4)]:
+        n = _fast.piece_length(n_arrays, itemsize, cache)
+        assert n % 1024 == 0
+        assert n * n_arrays * itemsize <= 8 << 20 < (n + 1024) * n_arrays * itemsize
+    # no L3, or a share smaller than the L2: the L2; never below MIN_PIECE
+    assert _fast.cache_per_core({"L2": 1 << 20, "L3": None}) == 1 << 20
+    assert _fast.cache_per_core({"L2": 2 << 20, "L3": 32 << 20, "L3_cpus": 64}) == 2 << 20
+    assert _fast.piece_length(5, 4, {"L2": 4096, "L3": None}) == _fast.MIN_PIECE
+
+
 # =============================================================== dropout
 
 def _mask_from_bits(seed, shape, p):
@@ -222,7 +316,7 @@ def test_cross_entropy_loss_reports_bad_labels_and_logits():
 # =============================================================== optimizers
 
 # a large parameter (cut into pieces), a middle one, and small ones (packed together)
-SHAPES = [(_fast.PIECE + 37,), (300, 7), (4,), (3, 2), (1,)]
+SHAPES = [(3 * _fast.piece_length(5, 8) + 37,), (300, 7), (4,), (3, 2), (1,)]
 
 
 def _parameters(rng, shapes=SHAPES, dtype=F64):
@@ -272,6 +366,12 @@ MAKERS = {
 @pytest.mark.parametrize("seed", SEEDS)
 def test_optimizer_classes_follow_the_step_functions(kind, seed):
     _trajectory(kind, MAKERS[kind], seed=seed)
+
+
+@pytest.mark.parametrize("kind", list(MAKERS))
+def test_optimizer_classes_follow_the_step_functions_in_small_pieces(kind, small_cache):
+    assert _fast.piece_length(5, 8) == _fast.MIN_PIECE  # the large parameter: many pieces
+    _trajectory(kind, MAKERS[kind], seed=7)
 
 
 @pytest.mark.parametrize("kind", list(MAKERS))
