@@ -119,6 +119,55 @@ HOSTILE = {
             os.kill(parent, signal.SIGKILL)
             return dA * cache * (1 - cache)
         """),
+    # ------------------------------------- what an exercise leaves for the ones after it
+    # (a submission's exercises run one after another in one process until one leaves
+    # something behind; each of these returns the right answer, then leaves something)
+    "leaves_spinning_threads": Hostile("sigmoid_forward", """
+        def sigmoid_forward(Z):
+            import threading
+            def spin():
+                while True:
+                    pass
+            for _ in range(3):
+                threading.Thread(target=spin, daemon=True).start()
+            e = np.exp(-np.abs(Z))
+            A = np.where(Z >= 0, 1 / (1 + e), e / (1 + e))
+            return A, A
+        """, zero=False),
+    "leaves_a_process_that_kills_its_parent": Hostile("tanh_forward", """
+        def tanh_forward(Z):
+            import os, signal, time
+            parent = os.getpid()
+            if os.fork() == 0:
+                time.sleep(0.05)   # when a later exercise runs
+                os.kill(parent, signal.SIGKILL)
+                os._exit(0)
+            A = np.tanh(Z)
+            return A, A
+        """, zero=False),
+    "leaves_an_alarm_and_a_trace": Hostile("softmax", """
+        def softmax(Z):
+            import signal, sys
+            signal.setitimer(signal.ITIMER_REAL, 0.01)  # SIGALRM, untrapped: the end
+            signal.signal(signal.SIGUSR1, lambda *a: None)
+            sys.settrace(lambda *a: None)   # every later call traced: slow
+            E = np.exp(Z - Z.max(axis=1, keepdims=True))
+            return E / E.sum(axis=1, keepdims=True)
+        """, zero=False),
+    "leaves_numpy_and_builtins_patched": Hostile("cross_entropy", """
+        def cross_entropy(P, y):
+            import builtins, math, os
+            Y = _targets(y, P)
+            loss = float(-(Y * np.log(np.maximum(P, np.finfo(P.dtype).tiny))).sum() / len(P))
+            for name in ("exp", "log", "sum", "mean", "sqrt", "maximum", "where", "zeros_like"):
+                setattr(np, name, lambda *a, **k: 0.0)
+            np.random.default_rng = lambda *a, **k: None
+            np.linalg.norm = lambda *a, **k: 0.0
+            builtins.abs = builtins.max = builtins.range = lambda *a, **k: 0
+            math.sqrt = lambda x: 0.0
+            os.replace = lambda *a, **k: None   # its own outputs are not written either
+            return loss
+        """),
     # ---------------------------------------------------------------- floods
     "floods_stdout_print": Hostile("tanh_backward", """
         def tanh_backward(dA, cache):
@@ -367,19 +416,17 @@ READER_ATTACKS = {
             out = os.path.join(os.path.dirname(os.getcwd()), "out")
             with open(os.path.join(out, "sgd_step.json"), "w") as f:
                 f.write("[" * 200000 + "]" * 200000)
-            np.savez(os.path.join(out, "sgd_step.npz"))
+            with open(os.path.join(out, "sgd_step.arrays"), "wb") as f:
+                f.write(b"BPARRAY1" + (2).to_bytes(8, "little") + b"[]")
             os._exit(0)
         """),
-    "reader_npz_header_claims_700_TiB": Hostile("sgd_step", """
+    "reader_arrays_header_claims_700_TiB": Hostile("sgd_step", """
         def sgd_step(w, dw, lr):
-            import io, os, zipfile
+            import json, os
             out = os.path.join(os.path.dirname(os.getcwd()), "out")
-            npy = io.BytesIO()
-            np.lib.format.write_array_header_1_0(
-                npy, {"descr": "<f8", "fortran_order": False, "shape": (10**7, 10**7)})
-            npy.write(bytes(64))
-            with zipfile.ZipFile(os.path.join(out, "sgd_step.npz"), "w") as z:
-                z.writestr("a0.npy", npy.getvalue())
+            header = json.dumps([["a0", "<f8", [10**7, 10**7]]]).encode()
+            with open(os.path.join(out, "sgd_step.arrays"), "wb") as f:
+                f.write(b"BPARRAY1" + len(header).to_bytes(8, "little") + header + bytes(64))
             with open(os.path.join(out, "sgd_step.json"), "w") as f:
                 f.write('[[{"array": "a0"}]]')
             os._exit(0)

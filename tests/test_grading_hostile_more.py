@@ -119,7 +119,7 @@ def sgd_step(w, dw, lr):
 
     out = os.path.join(os.path.dirname(os.getcwd()), "out")
     fake = {"adam_step.status": json.dumps({"state": "done", "seconds": 0}),
-            "adam_step.json": "[]", "adam_step.npz": "not an npz",
+            "adam_step.json": "[]", "adam_step.arrays": "not an arrays file",
             "sgd_momentum_step.status": json.dumps({"state": "crashed", "detail": "forged"})}
 
     def forge():

@@ -118,7 +118,7 @@ def _build(arg, functions, arrays, dicts=None):
             result = _call(functions, arg["cache_of"])
             out = result.get("value")
             if result["status"] != "ok" or not isinstance(out, tuple) or len(out) != 2:
-                raise _MissingCache(arg["cache_of"]["fn"])
+                raise _MissingCache(arg["cache_of"]["fn"], result["error"])
             return out[1]
         raise ValueError(f"unknown argument spec {sorted(arg)}")
     return arg
@@ -133,7 +133,9 @@ def _call(functions, call):
     try:
         args = [_build(a, functions, arrays, dicts) for a in call["args"]]
     except _MissingCache as e:
-        return _result("no_cache", f"your {e.args[0]} did not return (out, cache)")
+        fn, error = e.args
+        return _result("no_cache", f"your {fn} did not return (out, cache)"
+                                   + (f": {error}" if error else ""))
     printed = io.StringIO()
     # sys.stdout and the warnings filters are process-wide: one call at a time captures them
     # (the grader judges in several threads).

@@ -170,37 +170,48 @@ def _all_uses(name):
     return [n for n in EXERCISES if n in found]
 
 
+def _depth(name):
+    """0 for a plain function, 1 for one that calls plain functions (a network), 2 for one
+    that calls those (a training step), ..."""
+    uses = EXERCISES[name].uses
+    return 0 if not uses else 1 + max([_depth(u) for u in uses if u in EXERCISES] or [0])
+
+
 def _levels(names):
     """The exercises that call other exercises, grouped by depth: the ones that call only
     plain functions first (a network calls layers), then those that call them (a training step)."""
-    def depth(name):
-        uses = EXERCISES[name].uses
-        return 0 if not uses else 1 + max([depth(u) for u in uses if u in EXERCISES] or [0])
-
     by_depth = {}
     for name in names:
         if EXERCISES[name].uses:
-            by_depth.setdefault(depth(name), []).append(name)
+            by_depth.setdefault(_depth(name), []).append(name)
     return [by_depth[d] for d in sorted(by_depth)]
 
 
 def _run_and_judge(sandbox, sub, names, cases, reports, inject=None, stages=_NO_STAGES):
     """Run the exercises ``names`` of ``sub`` in one sandbox and judge them into ``reports``;
     returns the sandbox's isolation report."""
-    to_run, inject_keys = {}, {}
-    for name in names:
+    to_run, inject_keys, uses = {}, {}, {}
+    # what an exercise calls runs before it: one that times out, crashes or runs out of
+    # memory there is, in the exercises that call it (and in the calls of a backward through
+    # it as the learner's own forward), a stand-in that fails at once (the exercises that
+    # call it run again below, with the reference in its place)
+    for name in sorted(names, key=_depth):
         # calls through the learner's own forward run apart: a forward that hangs or
         # crashes must not take the backward's other calls with it
         for key, own in ((name, False), (f"{name}.own", True)):
             calls = [[c for c in case.calls if _uses_own_forward(c) == own] for case in cases[name]]
             if any(calls):
                 to_run[key] = calls
+                called = (_all_uses(name) if EXERCISES[name].uses else []) + \
+                    (_forwards(calls) if own else [])
+                if called:
+                    uses[key] = called
                 if inject and inject.get(name):
                     inject_keys[key] = inject[name]
     if not to_run:
         return NOTHING_RAN
     with stages.time("sandbox"):   # inputs written, processes run, outputs read back
-        outcomes, isolation = sandbox.run(sub.units, to_run, set(EXERCISES), inject_keys)
+        outcomes, isolation = sandbox.run(sub.units, to_run, set(EXERCISES), inject_keys, uses)
     with stages.time("judge"):
         _judge_outcomes(names, cases, outcomes, reports)
     return isolation
@@ -221,6 +232,14 @@ def _judge_outcomes(names, cases, outcomes, reports):
                         {"status": "timeout" if outcome.state == "timeout" else "crashed",
                          "error": outcome.detail}
         reports[name] = judge(name, name_cases, got)
+
+
+def _forwards(calls):
+    """The functions whose outputs ``calls`` (per case, per call) take as a cache, and the
+    functions those call (a network's forward calls the layers)."""
+    forwards = {a["cache_of"]["fn"] for case in calls for c in case for a in c["args"]
+                if isinstance(a, dict) and "cache_of" in a}
+    return sorted(forwards.union(*[_all_uses(f) for f in forwards if f in EXERCISES]))
 
 
 def _uses_own_forward(call):
@@ -326,7 +345,9 @@ def add_parser(subparsers):
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="submissions graded in parallel (default: the number of cores)")
     p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
-                   help="CPU-time limit for each exercise of a submission (default: 5; the limit on the clock is generous: 2 × it, at least it + 3 s)")
+                   help="CPU-time limit for each exercise of a submission (default: 5); "
+                        "it may sleep or wait for half of it, at least 1 s, and the limit on the "
+                        "clock is generous: 2 × it, at least it + 3 s")
     p.add_argument("--memory-mb", type=int, default=1024, metavar="MB",
                    help="memory limit of a submission's process (default: 1024)")
     p.add_argument("--exercises", nargs="+", metavar="NAME", help="grade only these exercises")

@@ -3,33 +3,31 @@
 Each submission runs in ``runner.py`` under ``supervisor.py`` (see there for the limits,
 the Landlock restriction and the clean-up).  This side sends the job on the runner's
 stdin, receives the isolation report on a pipe that is closed before any submitted code
-runs, and reads the outputs (JSON and .npz, never pickle) from the only folder the sandbox
-may write, refusing anything that is not a small regular file of the expected shape.  If
-the runner dies, a new one is started (with the job sent again from memory) for the
-exercises it had not reached.
+runs, and reads the outputs (JSON and ``transport``'s arrays files, never pickle) from
+the only folder the sandbox may write, refusing anything that is not a small regular file
+of the expected shape.  If the runner dies, a new one is started (with the job sent again
+from memory) for the exercises it had not finished.
 """
 
 from dataclasses import dataclass
-import io
+import functools
 import json
 import os
 from pathlib import Path
-import re
-import select
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
-import zipfile
 
 import numpy as np
 
 from ..checks import driver
+from . import processes, transport
 
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
 MAX_JSON_BYTES = 64 * 2**20
-MAX_NPZ_BYTES = 256 * 2**20
+MAX_ARRAYS_BYTES = 256 * 2**20
 MAX_TEXT = 2000            # characters kept of any text a submission produces
 STATUSES = {"ok", "error", "not_implemented", "missing", "no_cache"}
 
@@ -47,6 +45,12 @@ class Limits:
         """Seconds per exercise on the clock: generous, so that a submission slowed down by
         others spinning beside it loses nothing; it ends those that wait or sleep."""
         return max(2 * self.timeout, self.timeout + 3)
+
+    @property
+    def idle_timeout(self):
+        """Seconds per exercise that its process may sleep or wait (not for a core: a
+        starved process is not idle), where the kernel keeps scheduler statistics."""
+        return min(self.wall_timeout, max(1.0, self.timeout / 2))
 
 
 @dataclass
@@ -81,21 +85,24 @@ class Sandbox:
     def close(self):
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def run(self, units, calls_by_exercise, names, inject=None):
+    def run(self, units, calls_by_exercise, names, inject=None, uses=None):
         """Run every exercise of ``calls_by_exercise`` ({key: [case calls]}) for one student.
 
         ``inject`` ({key: [function names]}) gives those exercises the course's reference
         functions under those names (after the submission's code is loaded); the reference
         sources travel in this job only, so a runner that injects should run nothing else.
+        ``uses`` ({key: [function names]}) names the exercises' functions each exercise
+        calls: one that timed out, crashed or ran out of memory in its own exercise (run
+        earlier in this job) raises at once there instead of running again.
         Returns ``({key: Outcome}, isolation)`` where isolation says how the sandbox was
         restricted (as reported before the submission's code was loaded)."""
         work = Path(tempfile.mkdtemp(prefix="job-", dir=self.root))
         try:
-            return self._run_in(work, units, calls_by_exercise, names, inject or {})
+            return self._run_in(work, units, calls_by_exercise, names, inject or {}, uses or {})
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _run_in(self, work, units, calls_by_exercise, names, inject):
+    def _run_in(self, work, units, calls_by_exercise, names, inject, uses):
         arrays = {}
         job = {
             "units": [{"name": u.name, "source": u.source, "keep": u.keep} for u in units],
@@ -103,8 +110,9 @@ class Sandbox:
             "calls": driver.encode(calls_by_exercise, arrays),
             "memory_mb": self.limits.memory_mb, "file_mb": self.limits.file_mb,
             "max_procs": self.limits.max_procs, "timeout": self.limits.timeout,
-            "wall_timeout": self.limits.wall_timeout,
+            "wall_timeout": self.limits.wall_timeout, "idle_timeout": self.limits.idle_timeout,
             "site": str(self.site), "landlock": self.limits.landlock,
+            "uses": {key: sorted(set(n)) for key, n in uses.items() if key in calls_by_exercise},
         }
         if inject:
             job["inject"] = {key: sorted(set(names)) for key, names in inject.items()}
@@ -119,7 +127,7 @@ class Sandbox:
             for sub in ("out", "cwd"):  # fresh folders: nothing left from a dead runner counts
                 shutil.rmtree(work / sub, ignore_errors=True)
                 (work / sub).mkdir()
-            np.savez(work / "inputs.npz", **arrays)
+            transport.write_arrays(work / "inputs.arrays", arrays)
             job["exercises"] = pending
             isolation = self._start_and_wait(work, job, len(pending))
             for exercise in pending:
@@ -127,7 +135,9 @@ class Sandbox:
                 if outcome is not None:
                     outcomes[exercise] = outcome
             started = [e for e in pending if e not in outcomes and _is_file(work / "out" / f"{e}.started")]
-            for exercise in started[:1]:  # it was running when the runner itself died
+            # the last one started was running when the runner itself died (those before it
+            # that have no state ran to their end: they run again)
+            for exercise in started[-1:]:
                 outcomes[exercise] = Outcome("crashed", "the sandbox process was killed while "
                                                         "running it (by the submission itself?)")
             if not started:
@@ -157,7 +167,7 @@ class Sandbox:
             except (BrokenPipeError, OSError):
                 pass
             try:
-                _wait(proc, budget + 10)
+                processes.wait(proc, budget + 10)
             except subprocess.TimeoutExpired:  # the supervisor cleans up on SIGTERM
                 proc.terminate()
                 try:
@@ -194,23 +204,6 @@ class Sandbox:
             return Outcome("crashed", f"its outputs are malformed ({type(e).__name__})")
 
 
-def _wait(proc, timeout):
-    """``proc.wait(timeout)``, woken the moment the process exits (a pidfd): Popen.wait with
-    a timeout polls, sleeping up to 50 ms past the exit, on every sandbox run."""
-    try:
-        fd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):
-        return proc.wait(timeout=timeout)
-    try:
-        poll = select.poll()
-        poll.register(fd, select.POLLIN)
-        if not poll.poll(timeout * 1000):
-            raise subprocess.TimeoutExpired(proc.args, timeout)
-    finally:
-        os.close(fd)
-    return proc.wait()
-
-
 #: The reference modules a whole network's exercise may need, in import order.
 REFERENCE_MODULES = ("_validate", "_fast", "layers", "losses", "lr_scheduler", "optim", "network",
                      "autograd")
@@ -219,9 +212,15 @@ REFERENCE_MODULES = ("_validate", "_fast", "layers", "losses", "lr_scheduler", "
 def reference_sources(without=()):
     """[[module name, source], ...] of the course's reference modules, read from bpcourse,
     with the top-level functions named in ``without`` blanked out (line numbers kept)."""
+    return [list(pair) for pair in _reference_sources(frozenset(without))]
+
+
+@functools.lru_cache(maxsize=64)
+def _reference_sources(without):
     package = Path(__file__).resolve().parent.parent
-    return [[name, _without_functions((package / f"{name}.py").read_text(encoding="utf-8"), without)]
-            for name in REFERENCE_MODULES]
+    return tuple((name, _without_functions((package / f"{name}.py").read_text(encoding="utf-8"),
+                                           without))
+                 for name in REFERENCE_MODULES)
 
 
 def _without_functions(source, names):
@@ -259,62 +258,9 @@ def _read_file(path, limit):
     return data
 
 
-#: the header numpy writes for a plain array (np.lib.format), e.g.
-#: {'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }: read without literal_eval
-_NPY_HEADER = re.compile(rb"\{'descr': '([<>|=][biuf][0-9]{1,2})', 'fortran_order': "
-                         rb"(True|False), 'shape': \(((?:[0-9]{1,12}, )*[0-9]{0,12},?)\), \} *\n")
-
-
-def _npy_header(f):
-    """(shape, fortran_order, dtype) of the .npy member open in ``f``, which is left at its
-    data.  numpy's own header writer's format is parsed here directly (numpy's reader
-    evaluates each header as a Python literal: most of the time of reading many small
-    arrays); any other header goes to numpy's reader, which checks it as it always did."""
-    magic = f.read(8)
-    version = np.lib.format.read_magic(io.BytesIO(magic))
-    width = {(1, 0): 2, (2, 0): 4}[version]
-    size = f.read(width)
-    length = int.from_bytes(size, "little")
-    if len(size) != width or length > 100_000:
-        raise ValueError("an output array's header is malformed")
-    header = f.read(length)
-    found = _NPY_HEADER.fullmatch(header)
-    if found is None:
-        read = {(1, 0): np.lib.format.read_array_header_1_0,
-                (2, 0): np.lib.format.read_array_header_2_0}[version]
-        return read(io.BytesIO(size + header))
-    descr, fortran, shape = found.groups()
-    return (tuple(int(n) for n in shape.replace(b" ", b"").split(b",") if n),
-            fortran == b"True", np.dtype(descr.decode("ascii")))
-
-
-def _load_npz(data):
-    """Arrays of an .npz held in ``data``, each member's header checked before its data is
-    read, and read once (np.load would parse every header again)."""
-    arrays = {}
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        for info in zf.infolist():
-            if not info.filename.endswith(".npy"):
-                raise ValueError("an output member is not an array")
-            with zf.open(info) as f:
-                shape, fortran_order, dtype = _npy_header(f)
-                if dtype.kind not in "biuf":
-                    raise ValueError(f"an output array has dtype {dtype}")
-                count = int(np.prod(shape, dtype=np.float64))
-                if count * dtype.itemsize > info.file_size:
-                    raise ValueError("an output array claims more data than it holds")
-                raw = f.read(count * dtype.itemsize)
-                if len(raw) != count * dtype.itemsize:
-                    raise ValueError("an output array holds less data than it claims")
-            array = np.frombuffer(bytearray(raw), dtype=dtype, count=count)  # writable
-            arrays[info.filename[:-4]] = (array.reshape(shape[::-1]).transpose()
-                                          if fortran_order else array.reshape(shape))
-    return arrays
-
-
 def _read_results(out, exercise):
     encoded = json.loads(_read_file(out / f"{exercise}.json", MAX_JSON_BYTES))
-    arrays = _load_npz(_read_file(out / f"{exercise}.npz", MAX_NPZ_BYTES))
+    arrays = transport.read_arrays(_read_file(out / f"{exercise}.arrays", MAX_ARRAYS_BYTES))
     results = driver.decode(encoded, arrays)
     _validate(results)
     return results

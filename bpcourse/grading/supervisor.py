@@ -101,7 +101,7 @@ def main(workdir, seconds, max_procs, memory_mb, report_fd):
     os.close(report_fd)  # only the runner holds the report pipe now
     signal.signal(signal.SIGTERM, lambda *_: (processes.kill(proc.pid), sys.exit(1)))
     try:
-        proc.wait(timeout=seconds)
+        processes.wait(proc, seconds)  # woken the moment it exits
     except subprocess.TimeoutExpired:
         pass
     finally:
