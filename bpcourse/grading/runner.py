@@ -42,6 +42,7 @@ Standard library and numpy only; ``driver.py``, ``landlock.py``, ``processes.py`
 import ast
 import ctypes
 import json
+import math
 import os
 import resource
 import signal
@@ -140,8 +141,6 @@ def _limit_cpu(used, seconds, hard):
     """A CPU-time limit for the child process (and each it forks), a second above the one
     the runner watches for this exercise (``used`` s are gone already): a process that
     spins away from the runner's watch still ends.  ``hard`` bounds the whole batch."""
-    import math
-
     soft = min(math.ceil(used + seconds) + 1, hard)
     try:
         resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
@@ -191,6 +190,12 @@ def _run_exercise(exercise, job, units, driver, transport, out_dir, cases, stand
 _KEPT = []
 
 
+def _address_space():
+    """Bytes of address space this process uses (what RLIMIT_AS bounds)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[0]) * resource.getpagesize()
+
+
 def _left_behind(size_at_start, memory_mb):
     """What an exercise run in this process left that could change the next one's result:
     a thread, a process, or much more memory in use; None if nothing."""
@@ -201,8 +206,7 @@ def _left_behind(size_at_start, memory_mb):
         with open(f"/proc/self/task/{me}/children") as f:
             if f.read().split():
                 return "a process"
-        with open("/proc/self/statm") as f:
-            size = int(f.read().split()[0]) * resource.getpagesize()
+        size = _address_space()
     except (OSError, ValueError):
         return "something the runner could not check"
     if size - size_at_start > memory_mb * 2**20 // 4:
@@ -240,15 +244,14 @@ def _batch(keys, first, job, units, driver, transport, np, arrays, out_dir, fail
     earlier one left something behind).  Never returns.  (An exercise that runs out of
     memory here did so itself: one that left more than a quarter of the limit in use is
     never followed in the same process.)"""
-    failed = dict(failed)
     import builtins
-    import math
 
+    failed = dict(failed)
     path, meta_path = list(sys.path), list(sys.meta_path)
     modules = [(vars(m), dict(vars(m))) for m in (builtins, os, math, np, np.linalg, np.random,
                                                    driver, transport, sys.modules[__name__])]
-    size_at_start = None
-    hard = None
+    size_at_start = _address_space()
+    hard = math.ceil(sum(os.times()[:2]) + job["timeout"] * (len(keys) - first)) + len(keys) + 2
     for k in range(first, len(keys)):
         exercise = keys[k]
         if k > first:
@@ -262,12 +265,7 @@ def _batch(keys, first, job, units, driver, transport, np, arrays, out_dir, fail
                 os.unlink(os.path.join(out_dir, f"{exercise}.{suffix}"))
             except OSError:
                 pass
-        used = sum(os.times()[:2])
-        if hard is None:
-            hard = math.ceil(used + job["timeout"] * (len(keys) - first)) + len(keys) + 2
-            with open("/proc/self/statm") as f:
-                size_at_start = int(f.read().split()[0]) * resource.getpagesize()
-        _limit_cpu(used, job["timeout"], hard)
+        _limit_cpu(sum(os.times()[:2]), job["timeout"], hard)
         stand_ins = {n: failed[n] for n in job.get("uses", {}).get(exercise, ()) if n in failed}
         os.write(channel, f"start {k}\n".encode())
         if os.read(go, 1) != b"g":  # the runner has marked it started; no answer: it is gone
@@ -354,7 +352,8 @@ class _Channel:
 
 def _watch(pid, channel, go, keys, first, job, record):
     """Follow the batch child ``pid`` through ``keys[first:]``, killing it when the exercise
-    it runs goes over a limit; ``record(index, state)`` is called as each one ends.  Returns
+    it runs goes over a limit; ``record(index, state, out_of_memory)`` is called as each one
+    ends.  Returns
     the index to go on from: ``len(keys)`` when every one has ended, or the one to run in a
     fresh process.
 
@@ -399,8 +398,9 @@ def _watch(pid, channel, go, keys, first, job, record):
                 except OSError:  # it is gone: its end shows below
                     pass
                 continue
-            record(at["current"], {"state": "done", "memory": message[2:] == ["1"],
-                                   "seconds": round(time.monotonic() - at["since"], 4)})
+            record(at["current"], {"state": "done",
+                                   "seconds": round(time.monotonic() - at["since"], 4)},
+                   out_of_memory=message[2:] == ["1"])
             at.update(current=at["current"] + 1, started=False, since=time.monotonic(),
                       cpu=_cpu_seconds(pid), sched=_schedstat(pid))
         return None
@@ -510,14 +510,14 @@ def main(workdir, report_fd):
     keys = job["exercises"]
     failed = {}  # function name -> "timeout" | "crashed" | "memory", in its own exercise
 
-    def record(index, state):  # written the moment it is known: the runner may be killed
+    # each state is written the moment it is known: the runner may be killed
+    def record(index, state, out_of_memory=False):
         exercise = keys[index]
         if exercise in job["names"]:  # its own check (not the calls through its own forward)
             if state["state"] != "done":
                 failed[exercise] = state["state"]
-            elif state.get("memory"):
+            elif out_of_memory:
                 failed[exercise] = "memory"
-        state.pop("memory", None)
         _write_json(os.path.join(out_dir, f"{exercise}.status"), state)
 
     k = 0

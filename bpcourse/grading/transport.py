@@ -57,7 +57,7 @@ def read_arrays(data):
     header = json.loads(data[start:start + length])
     if not isinstance(header, list):
         raise ValueError("the arrays file's header is not a list")
-    body = bytearray(data[start + length:])  # one writable buffer that the arrays share
+    body = bytearray(memoryview(data)[start + length:])  # one writable copy the arrays share
     arrays, offset = {}, 0
     for entry in header:
         if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
